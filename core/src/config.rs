@@ -1,0 +1,338 @@
+//! `picday.toml`: one file for the source, the photo settings and every target.
+//!
+//! Sections other than `[targets.*]` are typed here and reject unknown keys. Target sections are
+//! kept as raw tables with their position in the file, because only the target's factory knows
+//! its options: [`TargetSpec::parse`] deserialises them and turns serde's complaints into errors
+//! that name the key and its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::pipeline::CropMode;
+
+/// The whole configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The configuration file itself.
+    pub path: PathBuf,
+    /// Its folder: relative paths in the file are relative to it.
+    pub base_dir: PathBuf,
+    pub source: SourceConfig,
+    pub photo: PhotoConfig,
+    pub run: RunConfig,
+    pub targets: Vec<TargetSpec>,
+}
+
+/// `[source]`: where people and photos come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The mapping file, relative to the configuration.
+    pub mapping: PathBuf,
+    /// The mapping's format.
+    #[serde(default)]
+    pub format: SourceFormat,
+}
+
+/// The kinds of input picday reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// A CSV with a header row (`path,mail,...`).
+    #[default]
+    Csv,
+}
+
+/// `[photo]`: how source photos are normalised.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhotoConfig {
+    /// Where the crop is placed in the source.
+    pub crop: CropMode,
+    /// Default JPEG quality for targets that do not set one.
+    pub quality: u8,
+    /// Source photos with more pixels than this are refused (decompression bombs).
+    pub max_pixels: u64,
+}
+
+impl Default for PhotoConfig {
+    fn default() -> Self {
+        PhotoConfig {
+            crop: CropMode::default(),
+            quality: 85,
+            max_pixels: 100_000_000,
+        }
+    }
+}
+
+/// `[run]`: how the engine runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Photo processing workers; 0 means one per CPU core.
+    pub workers: usize,
+    /// Attempts per request for temporary failures (1 = no retry).
+    pub max_attempts: u32,
+    /// Where report folders are written, relative to the configuration.
+    pub report_dir: PathBuf,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            workers: 0,
+            max_attempts: 6,
+            report_dir: PathBuf::from("reports"),
+        }
+    }
+}
+
+/// One `[targets.NAME]` section, not yet interpreted.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// The section name, e.g. `entra` in `[targets.entra]`.
+    pub name: String,
+    /// The `type` key.
+    pub type_name: String,
+    /// `enabled = false` keeps a target configured but unused.
+    pub enabled: bool,
+    /// The remaining keys.
+    pub options: toml::Table,
+    /// The configuration's folder, for relative paths in options.
+    pub base_dir: PathBuf,
+    /// Photo defaults from `[photo]`.
+    pub photo: PhotoConfig,
+    file: Arc<SourceText>,
+    span: std::ops::Range<usize>,
+}
+
+#[derive(Debug)]
+struct SourceText {
+    path: PathBuf,
+    text: String,
+}
+
+impl TargetSpec {
+    /// A spec built in code (tests, plugins), not read from a file.
+    pub fn new(name: &str, type_name: &str, options: toml::Table, base_dir: &Path) -> Self {
+        TargetSpec {
+            name: name.to_string(),
+            type_name: type_name.to_string(),
+            enabled: true,
+            options,
+            base_dir: base_dir.to_path_buf(),
+            photo: PhotoConfig::default(),
+            file: Arc::new(SourceText {
+                path: PathBuf::from("<inline>"),
+                text: String::new(),
+            }),
+            span: 0..0,
+        }
+    }
+
+    /// Deserialises the options into the target's own config type (which should use
+    /// `#[serde(deny_unknown_fields)]`). Errors name the target, the key and the line.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        T::deserialize(toml::Value::Table(self.options.clone())).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            let line = backticked(&msg).and_then(|key| self.line_of_key(key));
+            let place = match line {
+                Some(l) => format!("{}:{l}", self.file.path.display()),
+                None => self.file.path.display().to_string(),
+            };
+            Error::config(format!("{place}: [targets.{}]: {msg}", self.name))
+        })
+    }
+
+    /// The line of `key = ...` inside this section, if it can be found.
+    pub fn line_of_key(&self, key: &str) -> Option<usize> {
+        // The span covers the `[targets.NAME]` header; the section runs to the next header.
+        let text = self.file.text.get(self.span.start..)?;
+        let start_line = line_at(&self.file.text, self.span.start);
+        let section = text.lines().enumerate().take_while(|(i, l)| *i == 0 || !l.trim_start().starts_with('['));
+        section.into_iter().find_map(|(i, l)| {
+            let rest = l.trim_start().strip_prefix(key)?;
+            rest.trim_start().starts_with('=').then_some(start_line + i)
+        })
+    }
+
+    /// A path option resolved against the configuration's folder.
+    pub fn resolve_path(&self, p: &Path) -> PathBuf {
+        self.base_dir.join(p)
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn backticked(msg: &str) -> Option<&str> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(&msg[start..start + len])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    source: SourceConfig,
+    #[serde(default)]
+    photo: PhotoConfig,
+    #[serde(default)]
+    run: RunConfig,
+    #[serde(default)]
+    targets: BTreeMap<String, toml::Spanned<toml::Table>>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!("cannot read {}: {e}", path.display())).with_source(e)
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Parses configuration text as if read from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| line_at(&text, s.start));
+            let place = match line {
+                Some(l) => format!("{}:{l}", path.display()),
+                None => path.display().to_string(),
+            };
+            Error::config(format!("{place}: {}", e.message().trim()))
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let file = Arc::new(SourceText {
+            path: path.to_path_buf(),
+            text,
+        });
+        let mut targets = Vec::new();
+        for (name, table) in raw.targets {
+            let span = table.span();
+            let mut options = table.into_inner();
+            let line = line_at(&file.text, span.start);
+            let type_name = match options.remove("type") {
+                Some(toml::Value::String(t)) => t,
+                Some(_) => {
+                    return Err(Error::config(format!(
+                        "{}:{line}: [targets.{name}]: `type` must be a string",
+                        path.display()
+                    )));
+                }
+                None => {
+                    return Err(Error::config(format!(
+                        "{}:{line}: [targets.{name}]: missing `type` (see `picday targets`)",
+                        path.display()
+                    )));
+                }
+            };
+            let enabled = match options.remove("enabled") {
+                None => true,
+                Some(toml::Value::Boolean(b)) => b,
+                Some(_) => {
+                    return Err(Error::config(format!(
+                        "{}:{line}: [targets.{name}]: `enabled` must be true or false",
+                        path.display()
+                    )));
+                }
+            };
+            targets.push(TargetSpec {
+                name,
+                type_name,
+                enabled,
+                options,
+                base_dir: base_dir.clone(),
+                photo: raw.photo.clone(),
+                file: file.clone(),
+                span,
+            });
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            base_dir,
+            source: raw.source,
+            photo: raw.photo,
+            run: raw.run,
+            targets,
+        })
+    }
+
+    /// The mapping file's full path.
+    pub fn mapping_path(&self) -> PathBuf {
+        self.base_dir.join(&self.source.mapping)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+[source]
+mapping = "photos.csv"
+
+[photo]
+crop = "top"
+
+[targets.out]
+type = "folder"
+dir = "out"
+colour = "blue"
+"#;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct FolderLike {
+        dir: String,
+    }
+
+    #[test]
+    fn parses_sections_and_keeps_target_tables() {
+        let c = Config::parse(Path::new("x/picday.toml"), SAMPLE.into()).unwrap();
+        assert_eq!(c.base_dir, Path::new("x"));
+        assert_eq!(c.photo.crop, CropMode::Top);
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].type_name, "folder");
+        assert_eq!(c.mapping_path(), Path::new("x/photos.csv"));
+    }
+
+    #[test]
+    fn unknown_target_key_names_key_and_line() {
+        let c = Config::parse(Path::new("picday.toml"), SAMPLE.into()).unwrap();
+        let e = c.targets[0].parse::<FolderLike>().unwrap_err();
+        assert!(e.message().contains("colour"), "{e}");
+        assert!(e.message().starts_with("picday.toml:11:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_line() {
+        let text = "[source]\nmapping = \"a.csv\"\nmappings = 1\n";
+        let e = Config::parse(Path::new("p.toml"), text.into()).unwrap_err();
+        assert!(e.message().contains("mappings"), "{e}");
+        assert!(e.message().starts_with("p.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn target_without_type_is_an_error() {
+        let text = "[source]\nmapping = \"a.csv\"\n[targets.x]\ndir = \"o\"\n";
+        let e = Config::parse(Path::new("p.toml"), text.into()).unwrap_err();
+        assert!(e.message().contains("missing `type`"), "{e}");
+    }
+}

@@ -1,0 +1,264 @@
+//! One error type for every library crate of picday.
+//!
+//! Targets talk to very different services, but the engine and the layers must make the same
+//! decisions about all of them: is this worth retrying, should the whole target pause, is it the
+//! person, the photo or the configuration that is wrong? So every failure carries a [`ErrorKind`],
+//! whether it is temporary, an optional Retry-After hint, and context (service error code,
+//! request id) that ends up in the report for support cases. Targets classify; layers decide.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong, in terms the engine and the user can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The person (or the resource) does not exist on the target.
+    NotFound,
+    /// The target refused the request or the photo as invalid (a 400, a photo too large...).
+    Rejected,
+    /// The target asked us to slow down (429, quota exceeded).
+    Throttled,
+    /// Credentials are missing, wrong or expired.
+    Auth,
+    /// Authenticated, but not allowed to do this.
+    Permission,
+    /// The configuration is invalid.
+    Config,
+    /// A row of the mapping or a source photo is unusable.
+    Input,
+    /// The service is unreachable or failing (5xx, network).
+    Unavailable,
+    /// A local file system problem.
+    Io,
+    /// The target does not offer this operation.
+    Unsupported,
+    /// The peer answered something we could not understand.
+    Protocol,
+    /// The run was interrupted before this was done.
+    Cancelled,
+    /// A bug or an unexpected state.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Stable snake_case name, as used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Permission => "permission",
+            ErrorKind::Config => "config",
+            ErrorKind::Input => "input",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Io => "io",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// Whether errors of this kind are temporary unless said otherwise.
+    fn default_temporary(self) -> bool {
+        matches!(self, ErrorKind::Throttled | ErrorKind::Unavailable)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// picday's error: a kind, a message for humans, whether retrying may help, and context.
+#[derive(thiserror::Error)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    temporary: bool,
+    retry_after: Option<Duration>,
+    context: Vec<(&'static str, String)>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// Result alias used across picday's libraries.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error; temporary by default for `Throttled` and `Unavailable` only.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            temporary: kind.default_temporary(),
+            retry_after: None,
+            context: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Rejected, message)
+    }
+    pub fn throttled(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Throttled, message)
+    }
+    pub fn auth(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Auth, message)
+    }
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Input, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Protocol, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Cancelled, message)
+    }
+
+    /// An I/O error about `path`, with advice where the cause is common.
+    pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{}: {err}", path.display())).with_source(err)
+    }
+
+    /// Marks the error temporary (worth retrying) or permanent.
+    pub fn temporary(mut self, temporary: bool) -> Self {
+        self.temporary = temporary;
+        self
+    }
+
+    /// Attaches the service's Retry-After hint (implies temporary).
+    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+        if after.is_some() {
+            self.temporary = true;
+        }
+        self.retry_after = after;
+        self
+    }
+
+    /// Adds a piece of context, e.g. `("request_id", "...")` or `("code", "ImageNotFound")`.
+    pub fn with_context(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.context.push((key, value.into()));
+        self
+    }
+
+    /// Keeps the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Prefixes the message, e.g. with the file or target it concerns.
+    pub fn prefixed(mut self, prefix: impl fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn is_temporary(&self) -> bool {
+        self.temporary
+    }
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+    pub fn context(&self) -> &[(&'static str, String)] {
+        &self.context
+    }
+    /// The value of one context entry.
+    pub fn context_value(&self, key: &str) -> Option<&str> {
+        self.context
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if !self.context.is_empty() {
+            f.write_str(" (")?;
+            for (i, (k, v)) in self.context.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{k}: {v}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("temporary", &self.temporary)
+            .field("retry_after", &self.retry_after)
+            .field("context", &self.context)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_and_unavailable_are_temporary_by_default() {
+        assert!(Error::throttled("x").is_temporary());
+        assert!(Error::unavailable("x").is_temporary());
+        assert!(!Error::rejected("x").is_temporary());
+        assert!(!Error::not_found("x").is_temporary());
+    }
+
+    #[test]
+    fn retry_after_makes_an_error_temporary() {
+        let e = Error::rejected("busy").with_retry_after(Some(Duration::from_secs(3)));
+        assert!(e.is_temporary());
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn display_includes_context() {
+        let e = Error::not_found("no such user")
+            .with_context("code", "Request_ResourceNotFound")
+            .with_context("request_id", "abc");
+        assert_eq!(
+            e.to_string(),
+            "no such user (code: Request_ResourceNotFound, request_id: abc)"
+        );
+        assert_eq!(e.context_value("request_id"), Some("abc"));
+    }
+}

@@ -1,0 +1,55 @@
+//! Dry-run: everything happens (people resolved, photos rendered, checks run) except the
+//! writes. Reads pass through, so a dry run still proves the target is reachable.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{Photo, Subject, Template};
+use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo, ensure_profile};
+
+/// The dry-run layer: `put_photo` and `delete_photo` are answered without calling the target.
+#[derive(Debug)]
+pub struct DryRun {
+    inner: Arc<dyn Target>,
+}
+
+impl DryRun {
+    pub fn new(inner: Arc<dyn Target>) -> Self {
+        DryRun { inner }
+    }
+}
+
+#[async_trait]
+impl Target for DryRun {
+    fn describe(&self) -> TargetInfo {
+        self.inner.describe()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn key_template(&self) -> &Template {
+        self.inner.key_template()
+    }
+    async fn check(&self) -> Result<CheckReport> {
+        self.inner.check().await
+    }
+    async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
+        ensure_profile(&self.inner.capabilities(), photo)?;
+        Ok(Receipt::new(format!(
+            "dry run: would send {} bytes for {}",
+            photo.len(),
+            subject.key
+        )))
+    }
+    async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
+        self.inner.get_photo(subject).await
+    }
+    async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
+        Ok(Receipt::new(format!("dry run: would remove the photo of {}", subject.key)))
+    }
+    async fn finish(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+}

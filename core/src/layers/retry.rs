@@ -1,0 +1,215 @@
+//! Retries temporary failures with exponential backoff and full jitter, honouring the
+//! service's Retry-After hint, for a bounded number of attempts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+
+use crate::error::Result;
+use crate::model::{Photo, Subject, Template};
+use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo};
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, including the first (1 = never retry).
+    pub max_attempts: u32,
+    /// The first backoff; doubled on each attempt.
+    pub base_delay: Duration,
+    /// The longest backoff (a Retry-After hint may ask for more and is honoured up to
+    /// `max_retry_after`).
+    pub max_delay: Duration,
+    /// The longest Retry-After honoured; longer hints make the error final.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1` (attempt counts from 1): full jitter over an
+    /// exponentially growing window, or the Retry-After hint if that is longer.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let window = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_delay);
+        let jittered = if window.is_zero() {
+            window
+        } else {
+            rand::rng().random_range(window / 2..=window)
+        };
+        retry_after.map_or(jittered, |ra| ra.max(jittered.min(ra + window / 4)))
+    }
+}
+
+/// Parses an HTTP `Retry-After` value: delta-seconds, or an HTTP date (RFC 7231).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    parse_http_date(value).map(|at| {
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    })
+}
+
+/// IMF-fixdate only (`Sun, 06 Nov 1994 08:49:37 GMT`), the form servers send.
+fn parse_http_date(value: &str) -> Option<std::time::SystemTime> {
+    let mut it = value.split_whitespace();
+    let _weekday = it.next()?;
+    let day: u64 = it.next()?.parse().ok()?;
+    let month = match it.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if it.next()? != "GMT" {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The retry layer.
+#[derive(Debug)]
+pub struct Retry {
+    inner: Arc<dyn Target>,
+    policy: RetryPolicy,
+}
+
+impl Retry {
+    pub fn new(inner: Arc<dyn Target>, policy: RetryPolicy) -> Self {
+        Retry { inner, policy }
+    }
+
+    async fn run<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let too_long = e
+                        .retry_after()
+                        .is_some_and(|ra| ra > self.policy.max_retry_after);
+                    if !e.is_temporary() || attempt >= self.policy.max_attempts || too_long {
+                        return Err(if attempt > 1 {
+                            e.with_context("attempts", attempt.to_string())
+                        } else {
+                            e
+                        });
+                    }
+                    let delay = self.policy.delay(attempt, e.retry_after());
+                    tracing::debug!(attempt, ?delay, error = %e, "retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Target for Retry {
+    fn describe(&self) -> TargetInfo {
+        self.inner.describe()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn key_template(&self) -> &Template {
+        self.inner.key_template()
+    }
+    async fn check(&self) -> Result<CheckReport> {
+        self.inner.check().await
+    }
+    async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
+        self.run(|| self.inner.put_photo(subject, photo)).await
+    }
+    async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
+        self.run(|| self.inner.get_photo(subject)).await
+    }
+    async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
+        self.run(|| self.inner.delete_photo(subject)).await
+    }
+    async fn finish(&self) -> Result<Option<String>> {
+        self.inner.finish().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        let future = parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT").unwrap();
+        assert!(future > Duration::from_secs(365 * 86_400));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn delay_grows_is_bounded_and_honours_retry_after() {
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        for attempt in 1..10 {
+            let d = p.delay(attempt, None);
+            assert!(d <= Duration::from_secs(1));
+            let window = Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_secs(1));
+            assert!(d >= window / 2, "attempt {attempt}: {d:?}");
+        }
+        assert!(p.delay(1, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+    }
+}

@@ -1,0 +1,26 @@
+//! picday's core: the model, the photo pipeline, the [`Target`] trait, the registry, the layers
+//! and the engine that fans each normalised photo out to every target.
+//!
+//! Target crates depend on this crate only; the CLI ties everything together. Nothing here
+//! knows about a particular service.
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod layers;
+pub mod mapping;
+pub mod memory;
+pub mod model;
+pub mod pipeline;
+pub mod registry;
+pub mod secret;
+pub mod target;
+
+pub use config::{Config, PhotoConfig, TargetSpec};
+pub use engine::{Engine, Observer, Outcome, RunSummary, RunTarget, Status};
+pub use error::{Error, ErrorKind, Result};
+pub use memory::MemoryTarget;
+pub use model::{Format, Origin, Person, Photo, Profile, Subject, Template};
+pub use registry::{OptionDoc, Registry, TargetFactory, TypeInfo};
+pub use secret::{Secret, SecretSource};
+pub use target::{Capabilities, CheckReport, Receipt, Target, TargetInfo, ensure_profile};

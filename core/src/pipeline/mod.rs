@@ -1,0 +1,410 @@
+//! The photo pipeline: each source photo is decoded once and every output profile the enabled
+//! targets ask for is derived from that one decode.
+//!
+//! The stages are separate functions so that each can be replaced on its own (a faster decoder,
+//! a face-aware crop): [`inspect`] reads the header and refuses what must not be decoded,
+//! [`decode`] gives upright RGB pixels, [`crop_rect`] places the crop, [`resize`] scales it and
+//! [`encode_jpeg`] writes a JPEG with no metadata, within the profile's byte budget.
+//! [`Pipeline::process`] runs them in order; the engine calls it on a blocking worker pool.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{Format, Photo, Profile};
+
+/// Where the crop is placed in the source photo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CropMode {
+    /// Anchored towards the top, where the face of a school portrait is.
+    #[default]
+    Top,
+    /// Centred.
+    Center,
+}
+
+/// Settings that apply to every photo of a run.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub crop: CropMode,
+    /// Largest number of source pixels decoded.
+    pub max_pixels: u64,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            crop: CropMode::default(),
+            max_pixels: 100_000_000,
+        }
+    }
+}
+
+/// What the header of a source photo says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A source photo decoded and turned upright, as 8-bit RGB.
+#[derive(Debug)]
+pub struct Decoded {
+    pub image: RgbImage,
+}
+
+/// A crop rectangle in the upright source, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// Everything the pipeline derived from one source photo.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// BLAKE3 of the source file's bytes, hex: identifies the source across runs.
+    pub source_hash: String,
+    /// Upright source size.
+    pub width: u32,
+    pub height: u32,
+    pub photos: BTreeMap<Profile, Photo>,
+    /// Things a person should look at before sending (photo too small...).
+    pub flags: Vec<String>,
+}
+
+impl Pipeline {
+    /// Reads, decodes and renders one source photo for every profile.
+    pub fn process(&self, path: &Path, profiles: &[Profile]) -> Result<Processed> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.process_bytes(&bytes, profiles)
+    }
+
+    /// Like [`Pipeline::process`], on bytes already read.
+    pub fn process_bytes(&self, bytes: &[u8], profiles: &[Profile]) -> Result<Processed> {
+        let info = inspect(bytes, self.max_pixels)?;
+        let decoded = decode(bytes, info)?;
+        let (width, height) = decoded.image.dimensions();
+        let mut flags = Vec::new();
+        let mut photos = BTreeMap::new();
+        for profile in profiles {
+            if photos.contains_key(profile) {
+                continue;
+            }
+            if width.min(height) < profile.width.min(profile.height) {
+                let flag = format!(
+                    "source {width}x{height} is smaller than the {}x{} output",
+                    profile.width, profile.height
+                );
+                if !flags.contains(&flag) {
+                    flags.push(flag);
+                }
+            }
+            let rect = crop_rect(width, height, profile, self.crop);
+            let pixels = resize(&decoded.image, rect, profile.width, profile.height)?;
+            let bytes = encode_within_budget(&pixels, profile)?;
+            photos.insert(
+                *profile,
+                Photo {
+                    bytes: Arc::from(bytes),
+                    width: profile.width,
+                    height: profile.height,
+                    profile: *profile,
+                },
+            );
+        }
+        Ok(Processed {
+            source_hash: blake3::hash(bytes).to_hex().to_string(),
+            width,
+            height,
+            photos,
+            flags,
+        })
+    }
+}
+
+/// Identifies the format and size from the header, before any pixel is decoded, and refuses
+/// what is not a complete JPEG or PNG or is larger than `max_pixels`.
+pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
+    if bytes.is_empty() {
+        return Err(Error::input("the file is empty").with_context("advice", "export the photo again"));
+    }
+    let format = match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
+        Ok(other) => {
+            return Err(Error::input(format!(
+                "{other:?} images are not supported; convert the photo to JPEG"
+            )));
+        }
+        Err(_) if is_heif(bytes) => {
+            return Err(Error::input(
+                "HEIC/HEIF photos are not supported; convert to JPEG (e.g. `heif-convert in.heic out.jpg`)",
+            ));
+        }
+        Err(_) => {
+            let what = if looks_like_text(bytes) {
+                "a text or HTML file"
+            } else {
+                "not an image picday can read"
+            };
+            return Err(Error::input(format!(
+                "{what}, not a photo; replace it with the JPEG from the photographer"
+            )));
+        }
+    };
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(Error::input(
+            "the JPEG is truncated (no end-of-image marker); copy it again from the delivery",
+        ));
+    }
+    let reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| Error::input(format!("unreadable {format:?} header: {e}")))?;
+    if width == 0 || height == 0 {
+        return Err(Error::input("the image has no pixels"));
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(Error::input(format!(
+            "{width}x{height} is more than the {max_pixels} pixel limit ([photo] max_pixels)"
+        )));
+    }
+    Ok(SourceInfo {
+        format,
+        width,
+        height,
+    })
+}
+
+/// A complete JPEG has an end-of-image marker after its first scan. Inside entropy-coded data
+/// a 0xFF byte is always stuffed (FF 00), so FF D9 there can only be the real marker.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]);
+    let eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((sos, eoi), (Some(s), Some(e)) if e > s)
+}
+
+fn is_heif(bytes: &[u8]) -> bool {
+    bytes.len() > 12
+        && &bytes[4..8] == b"ftyp"
+        && matches!(&bytes[8..12], b"heic" | b"heix" | b"mif1" | b"msf1" | b"heim" | b"heis" | b"avif")
+}
+
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(512)];
+    head.iter()
+        .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace() || b >= 0x80)
+}
+
+/// Decodes to upright 8-bit RGB: EXIF orientation applied, alpha flattened onto white.
+pub fn decode(bytes: &[u8], info: SourceInfo) -> Result<Decoded> {
+    let mut decoder = image::ImageReader::with_format(Cursor::new(bytes), info.format)
+        .into_decoder()
+        .map_err(|e| Error::input(format!("cannot decode the photo: {e}")))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder)
+        .map_err(|e| Error::input(format!("cannot decode the photo: {e}")))?;
+    image.apply_orientation(orientation);
+    let image = if image.color().has_alpha() {
+        flatten_on_white(&image)
+    } else {
+        image.into_rgb8()
+    };
+    Ok(Decoded { image })
+}
+
+fn flatten_on_white(image: &DynamicImage) -> RgbImage {
+    let rgba = image.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (src, dst) in rgba.pixels().zip(out.pixels_mut()) {
+        let a = u32::from(src[3]);
+        for c in 0..3 {
+            let v = (u32::from(src[c]) * a + 255 * (255 - a) + 127) / 255;
+            dst[c] = v as u8;
+        }
+    }
+    out
+}
+
+/// The largest rectangle of the profile's shape that fits the source, placed by `mode`.
+pub fn crop_rect(width: u32, height: u32, profile: &Profile, mode: CropMode) -> Rect {
+    let (sw, sh) = (f64::from(width), f64::from(height));
+    let aspect = f64::from(profile.width) / f64::from(profile.height);
+    let (cw, ch) = if sw / sh > aspect {
+        (sh * aspect, sh)
+    } else {
+        (sw, sw / aspect)
+    };
+    let x = (sw - cw) / 2.0;
+    let spare = sh - ch;
+    let y = match mode {
+        // A school portrait has its face in the upper half: keep the head, lose the waist.
+        CropMode::Top => spare * 0.2,
+        CropMode::Center => spare / 2.0,
+    };
+    Rect {
+        x,
+        y,
+        width: cw,
+        height: ch,
+    }
+}
+
+/// High-quality (Lanczos3) resize of `rect` of the source to `width`x`height`.
+pub fn resize(source: &RgbImage, rect: Rect, width: u32, height: u32) -> Result<RgbImage> {
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+    let (sw, sh) = source.dimensions();
+    let src = images::ImageRef::new(sw, sh, source.as_raw(), PixelType::U8x3)
+        .map_err(|e| Error::internal(format!("resize source: {e}")))?;
+    let mut dst = images::Image::new(width, height, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(rect.x, rect.y, rect.width, rect.height);
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| Error::internal(format!("resize: {e}")))?;
+    RgbImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| Error::internal("resize produced a buffer of the wrong size"))
+}
+
+/// Encodes baseline JPEG at `quality`, with no EXIF, XMP or ICC segment.
+pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>> {
+    let (w, h) = image.dimensions();
+    let (w16, h16) = (
+        u16::try_from(w).map_err(|_| Error::rejected("output too wide for JPEG"))?,
+        u16::try_from(h).map_err(|_| Error::rejected("output too tall for JPEG"))?,
+    );
+    let mut out = Vec::with_capacity((w * h / 4) as usize);
+    let encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+    encoder
+        .encode(image.as_raw(), w16, h16, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| Error::internal(format!("JPEG encode: {e}")))?;
+    Ok(out)
+}
+
+/// Encodes at the profile's quality, lowering it (binary search) until the byte budget is met.
+pub fn encode_within_budget(image: &RgbImage, profile: &Profile) -> Result<Vec<u8>> {
+    match profile.format {
+        Format::Jpeg => {}
+    }
+    let first = encode_jpeg(image, profile.quality)?;
+    let Some(max) = profile.max_bytes else {
+        return Ok(first);
+    };
+    if first.len() <= max {
+        return Ok(first);
+    }
+    let (mut lo, mut hi) = (1u8, profile.quality.saturating_sub(1));
+    let mut best = None;
+    while lo <= hi {
+        let q = lo + (hi - lo) / 2;
+        let bytes = encode_jpeg(image, q)?;
+        if bytes.len() <= max {
+            best = Some(bytes);
+            lo = q + 1;
+        } else if q == 1 {
+            break;
+        } else {
+            hi = q - 1;
+        }
+    }
+    best.ok_or_else(|| {
+        Error::rejected(format!(
+            "cannot encode {}x{} within {max} bytes even at the lowest quality",
+            profile.width, profile.height
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        encode_jpeg(&img, 90).unwrap()
+    }
+
+    #[test]
+    fn portrait_source_crops_square_towards_the_top() {
+        let r = crop_rect(640, 800, &Profile::square(100), CropMode::Top);
+        assert_eq!((r.x, r.width, r.height), (0.0, 640.0, 640.0));
+        assert!((r.y - 32.0).abs() < 1e-9);
+        let r = crop_rect(800, 600, &Profile::square(100), CropMode::Top);
+        assert_eq!((r.x, r.y, r.width), (100.0, 0.0, 600.0));
+        let r = crop_rect(1000, 1000, &Profile::jpeg(240, 300), CropMode::Center);
+        assert_eq!((r.x, r.y, r.width, r.height), (100.0, 0.0, 800.0, 1000.0));
+    }
+
+    #[test]
+    fn process_renders_every_profile_once() {
+        let p = Pipeline::default();
+        let out = p
+            .process_bytes(&jpeg(400, 500), &[Profile::square(96), Profile::jpeg(240, 300), Profile::square(96)])
+            .unwrap();
+        assert_eq!(out.photos.len(), 2);
+        let sq = &out.photos[&Profile::square(96)];
+        let img = image::load_from_memory(&sq.bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (96, 96));
+        assert!(out.flags.is_empty());
+    }
+
+    #[test]
+    fn byte_budget_is_met() {
+        let img = RgbImage::from_fn(300, 300, |x, y| {
+            image::Rgb([((x * 7 + y * 13) % 256) as u8, ((x ^ y) % 256) as u8, (y % 256) as u8])
+        });
+        let profile = Profile::square(300).with_quality(95).with_max_bytes(12_000);
+        let bytes = encode_within_budget(&img, &profile).unwrap();
+        assert!(bytes.len() <= 12_000, "{}", bytes.len());
+        let profile = Profile::square(300).with_max_bytes(200);
+        assert_eq!(encode_within_budget(&img, &profile).unwrap_err().kind(), crate::ErrorKind::Rejected);
+    }
+
+    #[test]
+    fn broken_inputs_are_input_errors_not_panics() {
+        let full = jpeg(64, 64);
+        for (bytes, needle) in [
+            (Vec::new(), "empty"),
+            (b"<html><body>Not found</body></html>".to_vec(), "HTML"),
+            (full[..full.len() / 2].to_vec(), "truncated"),
+            (b"\0\0\0\x18ftypheic\0\0\0\0".to_vec(), "HEIC"),
+        ] {
+            let e = Pipeline::default().process_bytes(&bytes, &[Profile::square(32)]).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Input);
+            assert!(e.message().contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn pixel_limit_is_checked_before_decoding() {
+        let p = Pipeline { max_pixels: 1000, ..Pipeline::default() };
+        let e = p.process_bytes(&jpeg(64, 64), &[Profile::square(32)]).unwrap_err();
+        assert!(e.message().contains("pixel limit"), "{e}");
+    }
+
+    #[test]
+    fn alpha_is_flattened_onto_white() {
+        let img = image::RgbaImage::from_pixel(4, 4, image::Rgba([0, 0, 0, 0]));
+        let out = flatten_on_white(&DynamicImage::ImageRgba8(img));
+        assert_eq!(out.get_pixel(0, 0).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn small_sources_are_flagged() {
+        let out = Pipeline::default().process_bytes(&jpeg(50, 60), &[Profile::square(96)]).unwrap();
+        assert_eq!(out.flags.len(), 1);
+    }
+}
