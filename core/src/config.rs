@@ -154,7 +154,10 @@ impl TargetSpec {
         // The span covers the `[targets.NAME]` header; the section runs to the next header.
         let text = self.file.text.get(self.span.start..)?;
         let start_line = line_at(&self.file.text, self.span.start);
-        let section = text.lines().enumerate().take_while(|(i, l)| *i == 0 || !l.trim_start().starts_with('['));
+        let section = text
+            .lines()
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || !l.trim_start().starts_with('['));
         section.into_iter().find_map(|(i, l)| {
             let rest = l.trim_start().strip_prefix(key)?;
             rest.trim_start().starts_with('=').then_some(start_line + i)

@@ -232,9 +232,9 @@ impl Engine {
                 }
             }
         }
-        summary
-            .outcomes
-            .sort_by(|a, b| (a.person.origin.line, &a.target).cmp(&(b.person.origin.line, &b.target)));
+        summary.outcomes.sort_by(|a, b| {
+            (a.person.origin.line, &a.target).cmp(&(b.person.origin.line, &b.target))
+        });
         summary
     }
 }
@@ -247,7 +247,11 @@ fn collect(summary: &mut RunSummary, done: Result<Vec<Outcome>, tokio::task::Joi
     }
 }
 
-fn not_started(person: Arc<Person>, targets: &[RunTarget], observer: &dyn Observer) -> Vec<Outcome> {
+fn not_started(
+    person: Arc<Person>,
+    targets: &[RunTarget],
+    observer: &dyn Observer,
+) -> Vec<Outcome> {
     targets
         .iter()
         .map(|t| {
@@ -355,7 +359,14 @@ async fn send(person: &Arc<Person>, t: &RunTarget, processed: &Processed) -> Out
     let subject = match t.target.subject(person.clone()) {
         Ok(s) => s,
         Err(e) => {
-            let mut o = outcome(person, t, None, Status::Skipped, Some(e.kind()), e.message().into());
+            let mut o = outcome(
+                person,
+                t,
+                None,
+                Status::Skipped,
+                Some(e.kind()),
+                e.message().into(),
+            );
             o.source_hash = Some(processed.source_hash.clone());
             return o;
         }
@@ -373,7 +384,14 @@ async fn send(person: &Arc<Person>, t: &RunTarget, processed: &Processed) -> Out
     let result = t.target.put_photo(&subject, photo).await;
     let mut o = match result {
         Ok(receipt) => {
-            let mut o = outcome(person, t, Some(subject.key), Status::Sent, None, receipt.detail.clone());
+            let mut o = outcome(
+                person,
+                t,
+                Some(subject.key),
+                Status::Sent,
+                None,
+                receipt.detail.clone(),
+            );
             o.receipt = Some(receipt);
             o
         }

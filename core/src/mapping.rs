@@ -41,9 +41,8 @@ pub struct RowProblem {
 /// where one is blank is reported, and two rows with the same key value but different photos
 /// are both left out.
 pub fn read_csv(path: &Path, key_fields: &[String]) -> Result<Mapping> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::io(path, e).prefixed("cannot read the mapping")
-    })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(path, e).prefixed("cannot read the mapping"))?;
     let mut notes = Vec::new();
     let text = decode_text(&bytes, &mut notes);
     parse_csv(path, &text, key_fields, notes)
@@ -113,7 +112,12 @@ pub fn detect_delimiter(text: &str) -> u8 {
     best.0
 }
 
-fn parse_csv(path: &Path, text: &str, key_fields: &[String], notes: Vec<String>) -> Result<Mapping> {
+fn parse_csv(
+    path: &Path,
+    text: &str,
+    key_fields: &[String],
+    notes: Vec<String>,
+) -> Result<Mapping> {
     let base = path.parent().unwrap_or(Path::new(""));
     let delimiter = detect_delimiter(text);
     let mut reader = csv::ReaderBuilder::new()
@@ -123,7 +127,12 @@ fn parse_csv(path: &Path, text: &str, key_fields: &[String], notes: Vec<String>)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| Error::input(format!("{}: cannot read the header row: {e}", path.display())))?
+        .map_err(|e| {
+            Error::input(format!(
+                "{}: cannot read the header row: {e}",
+                path.display()
+            ))
+        })?
         .iter()
         .map(|h| h.trim().to_lowercase())
         .collect();
@@ -228,7 +237,11 @@ fn line_at(text: &str, byte: u64) -> u64 {
         .unwrap_or(usize::MAX)
         .saturating_add(1)
         .min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+        + 1
 }
 
 fn problem(person: &Person, message: &str, advice: &str) -> RowProblem {
@@ -337,7 +350,11 @@ mod tests {
     fn semicolon_tab_and_quotes_are_detected() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "a b.jpg", b"x");
-        let m = write(d.path(), "m.csv", b"Path;Mail;Name\n\"a b.jpg\";a@s;\"Doe; Jane\"\n");
+        let m = write(
+            d.path(),
+            "m.csv",
+            b"Path;Mail;Name\n\"a b.jpg\";a@s;\"Doe; Jane\"\n",
+        );
         let map = read_csv(&m, &keys(&["mail"])).unwrap();
         assert_eq!(map.people[0].field("name"), Some("Doe; Jane"));
         let m = write(d.path(), "t.csv", b"path\tmail\na b.jpg\ta@s\n");
@@ -383,7 +400,12 @@ mod tests {
     fn missing_path_column_or_key_column_is_an_error() {
         let d = tempfile::tempdir().unwrap();
         let m = write(d.path(), "m.csv", b"file_name,mail\n");
-        assert!(read_csv(&m, &[]).unwrap_err().message().contains("no photo column"));
+        assert!(
+            read_csv(&m, &[])
+                .unwrap_err()
+                .message()
+                .contains("no photo column")
+        );
         let m = write(d.path(), "n.csv", b"path,mail\n");
         let e = read_csv(&m, &keys(&["student_id"])).unwrap_err();
         assert!(e.message().contains("student_id"));

@@ -176,6 +176,10 @@ impl Target for MemoryTarget {
         self.begin(&subject.key)?;
         self.slow().await;
         let removed = self.lock_photos().remove(&subject.key).is_some();
-        Ok(Receipt::new(if removed { "removed" } else { "had no photo" }))
+        Ok(Receipt::new(if removed {
+            "removed"
+        } else {
+            "had no photo"
+        }))
     }
 }

@@ -74,19 +74,30 @@ pub async fn put_stores_the_photo(h: &dyn Harness) {
     let s = subject(&*t, h.person(0)).await;
     let photo = photo_for(&*t, 1);
     t.put_photo(&s, &photo).await.expect("put_photo");
-    let stored = h.stored(&s).await.expect("[put] the service holds no photo after a put");
-    assert!(h.same_photo(&photo, &stored), "[put] the stored photo is not the one sent");
+    let stored = h
+        .stored(&s)
+        .await
+        .expect("[put] the service holds no photo after a put");
+    assert!(
+        h.same_photo(&photo, &stored),
+        "[put] the stored photo is not the one sent"
+    );
 }
 
 /// A second put replaces the first.
 pub async fn put_overwrites(h: &dyn Harness) {
     let t = h.target().await;
     let s = subject(&*t, h.person(1)).await;
-    t.put_photo(&s, &photo_for(&*t, 2)).await.expect("first put");
+    t.put_photo(&s, &photo_for(&*t, 2))
+        .await
+        .expect("first put");
     let second = photo_for(&*t, 3);
     t.put_photo(&s, &second).await.expect("second put");
     let stored = h.stored(&s).await.expect("[overwrite] nothing stored");
-    assert!(h.same_photo(&second, &stored), "[overwrite] the first photo is still there");
+    assert!(
+        h.same_photo(&second, &stored),
+        "[overwrite] the first photo is still there"
+    );
 }
 
 /// A person the service does not know is reported as not found, and nothing is stored.
@@ -101,7 +112,10 @@ pub async fn unknown_person_is_not_found(h: &dyn Harness) {
         .await
         .expect_err("[unknown person] put_photo succeeded for a person who does not exist");
     assert_eq!(e.kind(), ErrorKind::NotFound, "[unknown person] {e}");
-    assert!(!e.is_temporary(), "[unknown person] reported as temporary: {e}");
+    assert!(
+        !e.is_temporary(),
+        "[unknown person] reported as temporary: {e}"
+    );
 }
 
 /// A photo the target cannot take is refused as rejected, permanently, and nothing is stored.
@@ -114,8 +128,14 @@ pub async fn refused_photo_is_rejected(h: &dyn Harness) {
         .await
         .expect_err("[refused photo] the target accepted a photo it must refuse");
     assert_eq!(e.kind(), ErrorKind::Rejected, "[refused photo] {e}");
-    assert!(!e.is_temporary(), "[refused photo] reported as temporary: {e}");
-    assert!(h.stored(&s).await.is_none(), "[refused photo] something was stored");
+    assert!(
+        !e.is_temporary(),
+        "[refused photo] reported as temporary: {e}"
+    );
+    assert!(
+        h.stored(&s).await.is_none(),
+        "[refused photo] something was stored"
+    );
 }
 
 /// Puts for different people at the target's declared concurrency all land, each with its
@@ -134,14 +154,19 @@ pub async fn concurrent_puts_all_land(h: &dyn Harness) {
         tasks.spawn(async move { target.put_photo(&s, &photo).await });
     }
     while let Some(r) = tasks.join_next().await {
-        r.expect("task").expect("[concurrency] a concurrent put failed");
+        r.expect("task")
+            .expect("[concurrency] a concurrent put failed");
     }
     for (s, photo) in expected {
         let stored = h
             .stored(&s)
             .await
             .unwrap_or_else(|| panic!("[concurrency] nothing stored for {}", s.key));
-        assert!(h.same_photo(&photo, &stored), "[concurrency] wrong photo for {}", s.key);
+        assert!(
+            h.same_photo(&photo, &stored),
+            "[concurrency] wrong photo for {}",
+            s.key
+        );
     }
 }
 
@@ -189,7 +214,10 @@ pub async fn delete_removes_the_photo(h: &dyn Harness) {
     let s = subject(&*t, h.person(22)).await;
     t.put_photo(&s, &photo_for(&*t, 7)).await.expect("put");
     t.delete_photo(&s).await.expect("[delete] delete_photo");
-    assert!(h.stored(&s).await.is_none(), "[delete] the photo is still there");
+    assert!(
+        h.stored(&s).await.is_none(),
+        "[delete] the photo is still there"
+    );
     t.delete_photo(&s)
         .await
         .expect("[delete] deleting a photo that is not there must succeed");

@@ -39,7 +39,11 @@ pub fn source_jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
 
 /// A real photo for `profile`, rendered by the pipeline; `seed` makes photos differ.
 pub fn photo(profile: Profile, seed: u8) -> Photo {
-    let source = source_jpeg(profile.width.max(64) * 2, profile.height.max(64) * 5 / 2, seed);
+    let source = source_jpeg(
+        profile.width.max(64) * 2,
+        profile.height.max(64) * 5 / 2,
+        seed,
+    );
     let out = Pipeline::default()
         .process_bytes(&source, &[profile])
         .expect("render a test photo");

@@ -14,7 +14,12 @@ struct Memory {
 #[async_trait]
 impl Harness for Memory {
     async fn target(&self) -> Arc<dyn Target> {
-        let known = (0..32).map(|n| fixtures::person(n).field("mail").unwrap_or_default().to_string());
+        let known = (0..32).map(|n| {
+            fixtures::person(n)
+                .field("mail")
+                .unwrap_or_default()
+                .to_string()
+        });
         let t = Arc::new(MemoryTarget::new("memory").with_known(known));
         *self.current.lock().unwrap() = Some(t.clone());
         t

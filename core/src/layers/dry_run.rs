@@ -47,7 +47,10 @@ impl Target for DryRun {
         self.inner.get_photo(subject).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
-        Ok(Receipt::new(format!("dry run: would remove the photo of {}", subject.key)))
+        Ok(Receipt::new(format!(
+            "dry run: would remove the photo of {}",
+            subject.key
+        )))
     }
     async fn finish(&self) -> Result<Option<String>> {
         Ok(None)

@@ -42,7 +42,9 @@ impl Default for StackOptions {
 /// Wraps a target in throttle, retry and (if asked) dry-run layers.
 pub fn stack(target: Arc<dyn Target>, options: &StackOptions) -> Arc<dyn Target> {
     let declared = target.capabilities().max_concurrency.max(1);
-    let max = options.max_concurrency.map_or(declared, |m| m.clamp(1, declared));
+    let max = options
+        .max_concurrency
+        .map_or(declared, |m| m.clamp(1, declared));
     let initial = options.initial_concurrency.clamp(1, max);
     let throttled: Arc<dyn Target> = Arc::new(Throttle::new(target, Limiter::new(initial, max)));
     let retried: Arc<dyn Target> = Arc::new(Retry::new(throttled, options.retry.clone()));

@@ -98,7 +98,11 @@ fn parse_http_date(value: &str) -> Option<std::time::SystemTime> {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day as i64 - 1;
@@ -207,7 +211,8 @@ mod tests {
         for attempt in 1..10 {
             let d = p.delay(attempt, None);
             assert!(d <= Duration::from_secs(1));
-            let window = Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_secs(1));
+            let window =
+                Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_secs(1));
             assert!(d >= window / 2, "attempt {attempt}: {d:?}");
         }
         assert!(p.delay(1, Some(Duration::from_secs(7))) >= Duration::from_secs(7));

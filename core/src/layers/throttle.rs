@@ -161,7 +161,9 @@ impl Throttle {
         let result = fut.await;
         match &result {
             Ok(_) => self.limiter.on_success(),
-            Err(e) if e.kind() == ErrorKind::Throttled => self.limiter.on_throttled(e.retry_after()),
+            Err(e) if e.kind() == ErrorKind::Throttled => {
+                self.limiter.on_throttled(e.retry_after())
+            }
             Err(e) if e.retry_after().is_some() => self.limiter.on_throttled(e.retry_after()),
             Err(_) => {}
         }

@@ -136,7 +136,9 @@ impl Pipeline {
 /// what is not a complete JPEG or PNG or is larger than `max_pixels`.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
     if bytes.is_empty() {
-        return Err(Error::input("the file is empty").with_context("advice", "export the photo again"));
+        return Err(
+            Error::input("the file is empty").with_context("advice", "export the photo again")
+        );
     }
     let format = match image::guess_format(bytes) {
         Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
@@ -196,7 +198,10 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 fn is_heif(bytes: &[u8]) -> bool {
     bytes.len() > 12
         && &bytes[4..8] == b"ftyp"
-        && matches!(&bytes[8..12], b"heic" | b"heix" | b"mif1" | b"msf1" | b"heim" | b"heis" | b"avif")
+        && matches!(
+            &bytes[8..12],
+            b"heic" | b"heix" | b"mif1" | b"msf1" | b"heim" | b"heis" | b"avif"
+        )
 }
 
 fn looks_like_text(bytes: &[u8]) -> bool {
@@ -333,7 +338,9 @@ mod tests {
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
         encode_jpeg(&img, 90).unwrap()
     }
 
@@ -352,7 +359,14 @@ mod tests {
     fn process_renders_every_profile_once() {
         let p = Pipeline::default();
         let out = p
-            .process_bytes(&jpeg(400, 500), &[Profile::square(96), Profile::jpeg(240, 300), Profile::square(96)])
+            .process_bytes(
+                &jpeg(400, 500),
+                &[
+                    Profile::square(96),
+                    Profile::jpeg(240, 300),
+                    Profile::square(96),
+                ],
+            )
             .unwrap();
         assert_eq!(out.photos.len(), 2);
         let sq = &out.photos[&Profile::square(96)];
@@ -364,13 +378,20 @@ mod tests {
     #[test]
     fn byte_budget_is_met() {
         let img = RgbImage::from_fn(300, 300, |x, y| {
-            image::Rgb([((x * 7 + y * 13) % 256) as u8, ((x ^ y) % 256) as u8, (y % 256) as u8])
+            image::Rgb([
+                ((x * 7 + y * 13) % 256) as u8,
+                ((x ^ y) % 256) as u8,
+                (y % 256) as u8,
+            ])
         });
         let profile = Profile::square(300).with_quality(95).with_max_bytes(12_000);
         let bytes = encode_within_budget(&img, &profile).unwrap();
         assert!(bytes.len() <= 12_000, "{}", bytes.len());
         let profile = Profile::square(300).with_max_bytes(200);
-        assert_eq!(encode_within_budget(&img, &profile).unwrap_err().kind(), crate::ErrorKind::Rejected);
+        assert_eq!(
+            encode_within_budget(&img, &profile).unwrap_err().kind(),
+            crate::ErrorKind::Rejected
+        );
     }
 
     #[test]
@@ -382,7 +403,9 @@ mod tests {
             (full[..full.len() / 2].to_vec(), "truncated"),
             (b"\0\0\0\x18ftypheic\0\0\0\0".to_vec(), "HEIC"),
         ] {
-            let e = Pipeline::default().process_bytes(&bytes, &[Profile::square(32)]).unwrap_err();
+            let e = Pipeline::default()
+                .process_bytes(&bytes, &[Profile::square(32)])
+                .unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Input);
             assert!(e.message().contains(needle), "{e}");
         }
@@ -390,8 +413,13 @@ mod tests {
 
     #[test]
     fn pixel_limit_is_checked_before_decoding() {
-        let p = Pipeline { max_pixels: 1000, ..Pipeline::default() };
-        let e = p.process_bytes(&jpeg(64, 64), &[Profile::square(32)]).unwrap_err();
+        let p = Pipeline {
+            max_pixels: 1000,
+            ..Pipeline::default()
+        };
+        let e = p
+            .process_bytes(&jpeg(64, 64), &[Profile::square(32)])
+            .unwrap_err();
         assert!(e.message().contains("pixel limit"), "{e}");
     }
 
@@ -404,7 +432,9 @@ mod tests {
 
     #[test]
     fn small_sources_are_flagged() {
-        let out = Pipeline::default().process_bytes(&jpeg(50, 60), &[Profile::square(96)]).unwrap();
+        let out = Pipeline::default()
+            .process_bytes(&jpeg(50, 60), &[Profile::square(96)])
+            .unwrap();
         assert_eq!(out.flags.len(), 1);
     }
 }

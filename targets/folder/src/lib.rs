@@ -60,13 +60,24 @@ impl TargetFactory for FolderFactory {
             source: "built-in".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             options: vec![
-                OptionDoc::required("dir", "the folder, relative to picday.toml; created if missing"),
-                OptionDoc::optional("file_name", "\"{mail}.jpg\"", "file name template; also the person's key"),
+                OptionDoc::required(
+                    "dir",
+                    "the folder, relative to picday.toml; created if missing",
+                ),
+                OptionDoc::optional(
+                    "file_name",
+                    "\"{mail}.jpg\"",
+                    "file name template; also the person's key",
+                ),
                 OptionDoc::optional("size", "648", "width and height of a square photo"),
                 OptionDoc::optional("width", "size", "photo width, for a portrait shape"),
                 OptionDoc::optional("height", "size", "photo height, for a portrait shape"),
                 OptionDoc::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
-                OptionDoc::optional("max_bytes", "none", "largest file; quality is lowered to fit"),
+                OptionDoc::optional(
+                    "max_bytes",
+                    "none",
+                    "largest file; quality is lowered to fit",
+                ),
                 OptionDoc::optional("max_concurrency", "8", "files written at once"),
             ],
         }
@@ -107,7 +118,12 @@ pub struct FolderTarget {
 
 impl FolderTarget {
     /// A folder target writing `file_name` files of `profile` into `dir`.
-    pub fn new(name: &str, dir: impl Into<PathBuf>, file_name: &str, profile: Profile) -> Result<Self> {
+    pub fn new(
+        name: &str,
+        dir: impl Into<PathBuf>,
+        file_name: &str,
+        profile: Profile,
+    ) -> Result<Self> {
         Ok(FolderTarget {
             name: name.into(),
             dir: dir.into(),
@@ -132,9 +148,7 @@ impl FolderTarget {
             })?;
         let rel = Path::new(&name);
         let safe = !name.is_empty()
-            && rel
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)))
+            && rel.components().all(|c| matches!(c, Component::Normal(_)))
             && !name.contains(':');
         if !safe {
             return Err(Error::input(format!(
