@@ -37,6 +37,13 @@ pub struct RowProblem {
     pub advice: String,
 }
 
+/// Reads the people of a configuration's `[source]`, whatever its format.
+pub fn load(config: &crate::config::Config, key_fields: &[String]) -> Result<Mapping> {
+    match config.source.format {
+        crate::config::SourceFormat::Csv => read_csv(&config.mapping_path(), key_fields),
+    }
+}
+
 /// Reads a CSV mapping. `key_fields` are the columns that enabled targets use as keys: a row
 /// where one is blank is reported, and two rows with the same key value but different photos
 /// are both left out.

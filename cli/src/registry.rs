@@ -1,0 +1,13 @@
+//! The target types this build of picday knows: one `register` call per target crate.
+//!
+//! Adding a built-in target is one line here (and one dependency in `cli/Cargo.toml`); core is
+//! never touched.
+
+use picday_core::Registry;
+
+/// Every built-in target type.
+pub fn builtin() -> Registry {
+    let mut registry = Registry::new();
+    picday_target_folder::register(&mut registry);
+    registry
+}
