@@ -1,1 +1,141 @@
-fn main() {}
+//! `picday`: normalise school portraits once, push them everywhere a face shows.
+//!
+//! The binary is thin on purpose: it parses arguments, loads the configuration, asks the
+//! registry for targets, hands people and targets to the core engine, and writes reports.
+//! Exit codes: 0 all went well, 1 some rows or photos failed, 2 a configuration or usage
+//! error before anything was sent.
+
+mod commands;
+mod progress;
+mod registry;
+mod report;
+mod setup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Push school portraits to Entra ID, Google Workspace, SIS packages and folders.
+#[derive(Debug, Parser)]
+#[command(name = "picday", version, about, long_about = None)]
+struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "picday.toml",
+        env = "PICDAY_CONFIG"
+    )]
+    config: PathBuf,
+
+    /// Print a machine-readable JSON summary on standard output.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// More log output (-v info, -vv debug).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented picday.toml and a sample mapping into DIR.
+    Init {
+        /// Where to write them.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Validate the configuration, the mapping and every photo, and check each target;
+    /// sends nothing.
+    Check(commands::check::Args),
+    /// Normalise every photo and send it to every enabled target.
+    Push(commands::push::Args),
+    /// List the target types this picday knows, with their options.
+    Targets,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything went well.
+    Ok,
+    /// Some rows, photos or targets failed; the rest was done.
+    Partial,
+}
+
+/// An error before anything was sent: configuration or usage.
+#[derive(Debug)]
+pub struct UsageError(pub anyhow::Error);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Init { dir } => commands::init::run(&dir),
+            Command::Check(args) => commands::check::run(&cli.config, args, cli.json).await,
+            Command::Push(args) => commands::push::run(&cli.config, args, cli.json).await,
+            Command::Targets => commands::targets::run(cli.json),
+        }
+    });
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Partial) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() || is_config_error(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<picday_core::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                picday_core::ErrorKind::Config | picday_core::ErrorKind::Input
+            )
+        })
+    })
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PICDAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

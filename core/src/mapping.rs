@@ -41,12 +41,13 @@ pub struct RowProblem {
 pub fn load(config: &crate::config::Config, key_fields: &[String]) -> Result<Mapping> {
     match config.source.format {
         crate::config::SourceFormat::Csv => read_csv(&config.mapping_path(), key_fields),
+        crate::config::SourceFormat::Pspa => crate::pspa::load(config, key_fields),
     }
 }
 
-/// Reads a CSV mapping. `key_fields` are the columns that enabled targets use as keys: a row
-/// where one is blank is reported, and two rows with the same key value but different photos
-/// are both left out.
+/// Reads a CSV mapping. `key_fields` are the columns that enabled targets use as keys: they
+/// must be in the header, a row where all are blank is reported, and two rows with the same
+/// key value but different photos are both left out.
 pub fn read_csv(path: &Path, key_fields: &[String]) -> Result<Mapping> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(path, e).prefixed("cannot read the mapping"))?;
@@ -214,11 +215,14 @@ fn parse_csv(
             continue;
         }
         person.photo = base.join(native_path(raw_path));
-        if let Some(missing) = key_fields.iter().find(|k| person.field(k).is_none()) {
+        // A row no target can key is a row problem; a row only some targets can key goes on,
+        // and those targets report it as skipped.
+        if !key_fields.is_empty() && key_fields.iter().all(|k| person.field(k).is_none()) {
+            let names: Vec<String> = key_fields.iter().map(|k| format!("`{k}`")).collect();
             mapping.problems.push(problem(
                 &person,
-                &format!("empty `{missing}`"),
-                &format!("fill in `{missing}` for this person"),
+                &format!("empty {}", names.join(" and ")),
+                &format!("fill in {} for this person", names.join(" or ")),
             ));
             continue;
         }

@@ -222,6 +222,13 @@ impl Target for FolderTarget {
                 .map_err(|e| Error::io(parent, e))?;
             std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| Error::io(tmp.path(), e))?;
             tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
+            // Temporary files are private (0600); the photo gets ordinary permissions.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+                    .map_err(|e| Error::io(tmp.path(), e))?;
+            }
             tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
             Ok(Receipt::new(format!("written to {}", path.display())))
         })

@@ -1,0 +1,198 @@
+//! `picday check`: everything a push would do before sending, and nothing after. The
+//! configuration, the mapping, every photo (decoded and rendered for each target's profile)
+//! and each target's own read-only check.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use picday_core::{Profile, Status};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::{Outcome, setup};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only these targets; repeatable.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Skip decoding the photos (faster; checks the files exist).
+    #[arg(long)]
+    pub no_photos: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckOutput {
+    people: usize,
+    rows_left_out: Vec<String>,
+    photos_unreadable: Vec<String>,
+    photos_flagged: Vec<String>,
+    targets: Vec<TargetCheck>,
+    ok: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TargetCheck {
+    name: String,
+    summary: String,
+    status: Status,
+    ok: Vec<String>,
+    warnings: Vec<String>,
+    error: Option<String>,
+}
+
+pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
+    let loaded = setup::load(config_path, &args.targets)?;
+    let mapping = loaded.people()?;
+    let rows_left_out: Vec<String> = mapping
+        .problems
+        .iter()
+        .map(|p| format!("{} {}: {} ({})", p.origin, p.person, p.message, p.advice))
+        .collect();
+
+    let mut photos_unreadable = Vec::new();
+    let mut photos_flagged = Vec::new();
+    if !args.no_photos {
+        let profiles: Vec<Profile> = loaded
+            .targets
+            .iter()
+            .map(|(_, t)| t.capabilities().profile)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let engine = super::engine(&loaded.config);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cpu = Arc::new(Semaphore::new(workers));
+        let mut tasks = tokio::task::JoinSet::new();
+        for person in mapping.people.iter().cloned() {
+            let pipeline = engine.pipeline.clone();
+            let profiles = profiles.clone();
+            let cpu = cpu.clone();
+            tasks.spawn(async move {
+                let _permit = cpu.acquire_owned().await;
+                let path = person.photo.clone();
+                let result =
+                    tokio::task::spawn_blocking(move || pipeline.process(&path, &profiles)).await;
+                (person, result)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let Ok((person, result)) = done else { continue };
+            let head = format!(
+                "{} {} ({})",
+                person.origin,
+                person.label(),
+                person.photo.display()
+            );
+            match result {
+                Ok(Ok(p)) if !p.flags.is_empty() => {
+                    photos_flagged.push(format!("{head}: {}", p.flags.join("; ")))
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => photos_unreadable.push(format!("{head}: {}", e.message())),
+                Err(e) => photos_unreadable.push(format!("{head}: worker failed: {e}")),
+            }
+        }
+        photos_unreadable.sort();
+        photos_flagged.sort();
+    }
+
+    let mut targets = Vec::new();
+    for (name, target) in &loaded.targets {
+        let info = target.describe();
+        let (status, ok, warnings, error) = match target.check().await {
+            Ok(r) => (
+                if r.warnings.is_empty() {
+                    Status::Sent
+                } else {
+                    Status::Skipped
+                },
+                r.ok,
+                r.warnings,
+                None,
+            ),
+            Err(e) => (Status::Failed, vec![], vec![], Some(e.to_string())),
+        };
+        targets.push(TargetCheck {
+            name: name.clone(),
+            summary: info.summary,
+            status,
+            ok,
+            warnings,
+            error,
+        });
+    }
+
+    let ok = rows_left_out.is_empty()
+        && photos_unreadable.is_empty()
+        && targets.iter().all(|t| t.error.is_none());
+    let out = CheckOutput {
+        people: mapping.people.len(),
+        rows_left_out,
+        photos_unreadable,
+        photos_flagged,
+        targets,
+        ok,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_human(&out, &mapping.notes, args.no_photos);
+    }
+    Ok(if ok { Outcome::Ok } else { Outcome::Partial })
+}
+
+fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
+    println!(
+        "mapping: {} people ready, {} rows left out",
+        out.people,
+        out.rows_left_out.len()
+    );
+    for n in notes {
+        println!("  note: {n}");
+    }
+    for r in &out.rows_left_out {
+        println!("  left out: {r}");
+    }
+    if no_photos {
+        println!("photos: not decoded (--no-photos)");
+    } else {
+        println!(
+            "photos: {} readable, {} unreadable, {} flagged for review",
+            out.people - out.photos_unreadable.len(),
+            out.photos_unreadable.len(),
+            out.photos_flagged.len()
+        );
+        for p in &out.photos_unreadable {
+            println!("  unreadable: {p}");
+        }
+        for p in &out.photos_flagged {
+            println!("  review: {p}");
+        }
+    }
+    for t in &out.targets {
+        let verdict = match (&t.error, t.warnings.is_empty()) {
+            (Some(_), _) => "FAILED",
+            (None, true) => "ok",
+            (None, false) => "ok, with warnings",
+        };
+        println!("target {}: {verdict} — {}", t.name, t.summary);
+        for s in &t.ok {
+            println!("  ok: {s}");
+        }
+        for w in &t.warnings {
+            println!("  warning: {w}");
+        }
+        if let Some(e) = &t.error {
+            println!("  error: {e}");
+        }
+    }
+    println!(
+        "{}",
+        if out.ok {
+            "all good: nothing was sent"
+        } else {
+            "problems found: nothing was sent"
+        }
+    );
+}

@@ -1,0 +1,230 @@
+//! `picday push`: the run. Every person's photo is normalised once and sent to every enabled
+//! target through the standard layers (retry, throttle, dry-run); a report folder is written
+//! whatever happens, Ctrl-C included.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use picday_core::engine::{RunSummary, RunTarget, Status};
+use picday_core::layers::{self, RetryPolicy, StackOptions};
+use picday_core::mapping::RowProblem;
+use picday_core::{ErrorKind, Person};
+use tokio_util::sync::CancellationToken;
+
+use crate::report::{self, Report};
+use crate::{Outcome, UsageError, setup};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do everything but send: photos are processed and targets checked, nothing is written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only these targets (by their [targets.NAME]); repeatable.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Only people with a column equal to KEY (a mail, a student id...); repeatable.
+    #[arg(long = "only", value_name = "KEY")]
+    pub only: Vec<String>,
+}
+
+pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
+    let started = report::now_rfc3339();
+    let loaded = setup::load(config_path, &args.targets)?;
+    let mut mapping = loaded.people()?;
+    let people = select(std::mem::take(&mut mapping.people), &args.only)?;
+    if !args.only.is_empty() {
+        // Rows left out that are not about the people asked for are not this run's business.
+        mapping.problems.retain(|p| {
+            args.only
+                .iter()
+                .any(|k| p.person.eq_ignore_ascii_case(k.trim()))
+        });
+    }
+
+    let options = StackOptions {
+        retry: RetryPolicy {
+            max_attempts: loaded.config.run.max_attempts.max(1),
+            ..RetryPolicy::default()
+        },
+        dry_run: args.dry_run,
+        ..StackOptions::default()
+    };
+    let targets: Vec<RunTarget> = loaded
+        .targets
+        .iter()
+        .map(|(name, t)| RunTarget {
+            name: name.clone(),
+            target: layers::stack(t.clone(), &options),
+        })
+        .collect();
+
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupted: finishing the photos in flight, then writing the report (Ctrl-C again to abort)"
+            );
+            on_signal.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+
+    let bars = Arc::new(crate::progress::Bars::new(
+        people.len(),
+        people.len() * targets.len(),
+    ));
+    let engine = super::engine(&loaded.config);
+    let count = people.len();
+    let summary = engine.run(people, targets, bars.clone(), cancel).await;
+    bars.finish();
+
+    let base = loaded.config.base_dir.join(&loaded.config.run.report_dir);
+    let (run_id, dir) = report::new_run_dir(&base);
+    let report = Report::new(
+        run_id,
+        started,
+        &loaded.config.path,
+        args.dry_run,
+        count,
+        &mapping.problems,
+        &summary,
+    );
+    report.write(&dir)?;
+
+    let partial = !mapping.problems.is_empty()
+        || summary.interrupted
+        || summary.outcomes.iter().any(|o| {
+            o.status == Status::Failed
+                || (o.status == Status::Skipped
+                    && o.kind
+                        .is_some_and(|k| k != ErrorKind::Cancelled || summary.interrupted))
+        });
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "run_id": report.run_id,
+                "report_dir": dir,
+                "dry_run": args.dry_run,
+                "interrupted": summary.interrupted,
+                "people": count,
+                "problems": mapping.problems.len(),
+                "totals": report.totals,
+                "ok": !partial,
+            }))?
+        );
+    } else {
+        for note in &mapping.notes {
+            println!("note: {note}");
+        }
+        print_human(&summary, &mapping.problems, &report, args.dry_run);
+        println!("report: {}", dir.join("report.csv").display());
+    }
+    Ok(if partial {
+        Outcome::Partial
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Keeps the people named by `--only`; a key that matches no one is a usage error.
+fn select(people: Vec<Person>, only: &[String]) -> anyhow::Result<Vec<Person>> {
+    if only.is_empty() {
+        return Ok(people);
+    }
+    let matches = |p: &Person, key: &str| {
+        p.fields
+            .values()
+            .any(|v| v.trim().eq_ignore_ascii_case(key.trim()))
+    };
+    for key in only {
+        if !people.iter().any(|p| matches(p, key)) {
+            return Err(UsageError(anyhow!(
+                "--only {key}: nobody in the mapping has this value"
+            ))
+            .into());
+        }
+    }
+    Ok(people
+        .into_iter()
+        .filter(|p| only.iter().any(|k| matches(p, k)))
+        .collect())
+}
+
+fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_>, dry_run: bool) {
+    let verb = if dry_run { "would send" } else { "sent" };
+    println!(
+        "picday push{}: {} people, {} rows left out",
+        if dry_run { " (dry run)" } else { "" },
+        report.people,
+        problems.len()
+    );
+    for (target, t) in &report.totals {
+        println!(
+            "  {target:<16} {verb} {:>5}   skipped {:>5}   failed {:>5}",
+            t.sent, t.skipped, t.failed
+        );
+    }
+    for note in &summary.notes {
+        println!("  {note}");
+    }
+    if !problems.is_empty() {
+        println!("rows left out:");
+        for p in problems {
+            println!(
+                "  {} {}: {}; {}",
+                p.origin,
+                display_person(&p.person),
+                p.message,
+                p.advice
+            );
+        }
+    }
+    // Group a person's identical failures across targets into one line.
+    let mut lines: BTreeMap<(u64, String, String), Vec<&str>> = BTreeMap::new();
+    for o in summary.outcomes.iter().filter(|o| o.status != Status::Sent) {
+        if o.kind == Some(ErrorKind::Cancelled) {
+            continue;
+        }
+        let head = format!("{} {}", o.person.origin, display_person(&o.person.label()));
+        let status = if o.status == Status::Failed {
+            "failed"
+        } else {
+            "skipped"
+        };
+        lines
+            .entry((
+                o.person.origin.line,
+                head,
+                format!("{status}: {}", o.reason),
+            ))
+            .or_default()
+            .push(&o.target);
+    }
+    if !lines.is_empty() {
+        println!("not sent:");
+        for ((_, head, reason), targets) in lines {
+            println!("  {head} [{}] {reason}", targets.join(", "));
+        }
+    }
+    if summary.interrupted {
+        let left = summary
+            .outcomes
+            .iter()
+            .filter(|o| o.kind == Some(ErrorKind::Cancelled))
+            .count();
+        println!("interrupted: {left} deliveries not started; run the same push again to finish");
+    }
+}
+
+fn display_person(label: &str) -> String {
+    if label.is_empty() {
+        "(unknown)".into()
+    } else {
+        label.to_string()
+    }
+}

@@ -1,0 +1,266 @@
+//! End-to-end tests of the `picday` binary, as a school would run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn picday(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_picday"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("PICDAY_CONFIG")
+        .output()
+        .expect("run picday")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn portraits() -> PathBuf {
+    picday_testkit::fixtures::portraits()
+}
+
+/// A config over the shared fixture portraits (with their broken rows), writing into `dir`.
+fn fixture_config(dir: &Path, extra: &str) -> PathBuf {
+    let mapping = portraits().join("photos.csv");
+    let config = dir.join("picday.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nmapping = {mapping:?}\n\n[targets.entra]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{{mail}}.jpg\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn jpeg_size(path: &Path) -> (u32, u32) {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (img.width(), img.height())
+}
+
+#[test]
+fn bad_rows_are_reported_and_the_rest_is_sent_with_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(dir.path(), "");
+    let out = picday(&config, &["push"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+
+    // Each broken row gets its own clear message, with its line.
+    for (needle, line) in [
+        ("0700001-truncated.jpg", "photos.csv:17"),
+        ("0700002-empty.jpg", "photos.csv:18"),
+        ("0700003-notimage.jpg", "photos.csv:19"),
+        ("0700004-missing.jpg", "photos.csv:20"),
+    ] {
+        let l = all
+            .lines()
+            .find(|l| l.contains(needle) || (needle.contains("missing") && l.contains("0700004")))
+            .unwrap_or_else(|| panic!("no line for {needle} in:\n{all}"));
+        assert!(l.contains(line), "{l}");
+    }
+    assert!(all.contains("truncated"), "{all}");
+    assert!(all.contains("the file is empty"), "{all}");
+    assert!(all.contains("HTML"), "{all}");
+    assert!(all.contains("photo file not found"), "{all}");
+
+    // Every valid row was delivered as a 648x648 JPEG.
+    let sent: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(sent.len(), 15, "13 valid + 2 placeholders: {all}");
+    for f in &sent {
+        assert_eq!(jpeg_size(&f.path()), (648, 648));
+    }
+
+    // The report has one line per person and target, plus the left-out row.
+    let reports: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(reports.len(), 1);
+    let csv = std::fs::read_to_string(reports[0].path().join("report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 18 + 1, "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().contains("failed"),
+        "failures first:\n{csv}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports[0].path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["totals"]["entra"]["sent"], 15);
+    assert_eq!(json["totals"]["entra"]["failed"], 3);
+    assert_eq!(json["problems"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn dry_run_writes_no_photo_but_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(dir.path(), "");
+    let out = picday(&config, &["push", "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!dir.path().join("out").exists(), "dry run wrote photos");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(summary["totals"]["entra"]["sent"], 15);
+    assert!(
+        Path::new(summary["report_dir"].as_str().unwrap())
+            .join("report.json")
+            .exists()
+    );
+}
+
+#[test]
+fn only_and_target_select_people_and_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "\n[targets.sis]\ntype = \"folder\"\ndir = \"sis\"\nfile_name = \"{student_id}.jpg\"\nwidth = 240\nheight = 300\n";
+    let config = fixture_config(dir.path(), extra);
+    let out = picday(
+        &config,
+        &[
+            "push",
+            "--target",
+            "sis",
+            "--only",
+            "0100200",
+            "--only",
+            "student100201@school.example",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!dir.path().join("out").exists());
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("sis"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["0100200.jpg", "0100201.jpg"]);
+    assert_eq!(jpeg_size(&dir.path().join("sis/0100200.jpg")), (240, 300));
+
+    let out = picday(&config, &["push", "--target", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("configured: entra, sis"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn configuration_errors_exit_2_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(dir.path(), "colour = \"blue\"\n");
+    let out = picday(&config, &["push"]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = text(&out);
+    assert!(
+        all.contains("colour") && all.contains("picday.toml:8"),
+        "{all}"
+    );
+    assert!(!dir.path().join("out").exists());
+
+    std::fs::write(
+        &config,
+        "[source]\nmapping = \"x.csv\"\n[targets.a]\ntype = \"carrier-pigeon\"\n",
+    )
+    .unwrap();
+    let out = picday(&config, &["push"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("known types: "), "{}", text(&out));
+
+    let out = picday(&dir.path().join("absent.toml"), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("picday init"), "{}", text(&out));
+}
+
+#[test]
+fn check_reports_unreadable_photos_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(dir.path(), "");
+    let out = picday(&config, &["check", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["people"], 18);
+    assert_eq!(report["rows_left_out"].as_array().unwrap().len(), 1);
+    assert_eq!(report["photos_unreadable"].as_array().unwrap().len(), 3);
+    assert_eq!(report["targets"][0]["error"], serde_json::Value::Null);
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn init_writes_a_config_that_check_understands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_picday"))
+        .args(["init"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // The sample mapping names a photo that is not there yet: check says so, exit 1.
+    let out = picday(&dir.path().join("picday.toml"), &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("photo file not found"),
+        "{}",
+        text(&out)
+    );
+    // And init never overwrites.
+    let again = Command::new(env!("CARGO_BIN_EXE_picday"))
+        .args(["init"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
+fn the_bundled_demo_runs_clean() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo");
+    let dir = tempfile::tempdir().unwrap();
+    // Run a copy of the demo config so the test does not write into the repository.
+    let config = dir.path().join("picday.toml");
+    let text_cfg = std::fs::read_to_string(demo.join("picday.toml"))
+        .unwrap()
+        .replace(
+            "mapping = \"photos.csv\"",
+            &format!("mapping = {:?}", demo.join("photos.csv")),
+        );
+    std::fs::write(&config, text_cfg).unwrap();
+    let out = picday(&config, &["push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (sub, size) in [("out/directory", (648, 648)), ("out/yearbook", (240, 300))] {
+        let files: Vec<_> = std::fs::read_dir(dir.path().join(sub))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(files.len(), 13, "{sub}");
+        for f in files {
+            assert_eq!(jpeg_size(&f.path()), size);
+        }
+    }
+}
+
+#[test]
+fn targets_lists_the_builtin_types() {
+    let out = Command::new(env!("CARGO_BIN_EXE_picday"))
+        .args(["targets", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let types: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"folder"), "{names:?}");
+}
