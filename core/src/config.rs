@@ -37,6 +37,35 @@ pub struct SourceConfig {
     /// The mapping's format.
     #[serde(default)]
     pub format: SourceFormat,
+    /// PSPA only: the roster CSV joined to the index for ids and e-mails.
+    #[serde(default)]
+    pub roster: Option<PathBuf>,
+    /// PSPA only: the index fields compared with the roster (default last_name, first_name,
+    /// grade).
+    #[serde(default)]
+    pub match_on: Option<Vec<String>>,
+    /// PSPA only: the roster column of an index field, when its name differs.
+    #[serde(default)]
+    pub roster_columns: Option<BTreeMap<String, String>>,
+    /// PSPA only: the index column layout (auto, standard, creator-studio, pictavo).
+    #[serde(default)]
+    pub layout: Option<crate::pspa::Layout>,
+    /// PSPA only: names for the columns after the standard ones, when there is no header row.
+    #[serde(default)]
+    pub extra_columns: Option<Vec<String>>,
+}
+
+impl SourceConfig {
+    /// The keys that only `format = "pspa"` reads, with whether they are set.
+    fn pspa_keys(&self) -> [(&'static str, bool); 5] {
+        [
+            ("roster", self.roster.is_some()),
+            ("match_on", self.match_on.is_some()),
+            ("roster_columns", self.roster_columns.is_some()),
+            ("layout", self.layout.is_some()),
+            ("extra_columns", self.extra_columns.is_some()),
+        ]
+    }
 }
 
 /// The kinds of input picday reads.
@@ -46,6 +75,8 @@ pub enum SourceFormat {
     /// A CSV with a header row (`path,mail,...`).
     #[default]
     Csv,
+    /// A photographer's PSPA/PSPI delivery (`INDEX.TXT` + image folders), see [`crate::pspa`].
+    Pspa,
 }
 
 /// `[photo]`: how source photos are normalised.
@@ -216,6 +247,26 @@ impl Config {
             };
             Error::config(format!("{place}: {}", e.message().trim()))
         })?;
+        if raw.source.format != SourceFormat::Pspa
+            && let Some((key, _)) = raw.source.pspa_keys().into_iter().find(|(_, set)| *set)
+        {
+            // The key's line inside `[source]`, for the message.
+            let line = text
+                .lines()
+                .enumerate()
+                .skip_while(|(_, l)| l.trim() != "[source]")
+                .take_while(|(_, l)| l.trim() == "[source]" || !l.trim_start().starts_with('['))
+                .find(|(_, l)| {
+                    l.trim_start()
+                        .strip_prefix(key)
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                })
+                .map_or(String::new(), |(i, _)| format!(":{}", i + 1));
+            return Err(Error::config(format!(
+                "{}{line}: [source]: `{key}` is only read with format = \"pspa\"",
+                path.display()
+            )));
+        }
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -330,6 +381,18 @@ colour = "blue"
         let e = Config::parse(Path::new("p.toml"), text.into()).unwrap_err();
         assert!(e.message().contains("mappings"), "{e}");
         assert!(e.message().starts_with("p.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn pspa_keys_are_refused_with_format_csv() {
+        let text = "[source]\nmapping = \"a.csv\"\nroster = \"r.csv\"\n";
+        let e = Config::parse(Path::new("p.toml"), text.into()).unwrap_err();
+        assert!(e.message().starts_with("p.toml:3:"), "{e}");
+        assert!(e.message().contains("`roster`"), "{e}");
+        let text = "[source]\nmapping = \"d\"\nformat = \"pspa\"\nroster = \"r.csv\"\nlayout = \"pictavo\"\n";
+        let c = Config::parse(Path::new("p.toml"), text.into()).unwrap();
+        assert_eq!(c.source.format, SourceFormat::Pspa);
+        assert_eq!(c.source.roster.as_deref(), Some(Path::new("r.csv")));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod mapping;
 pub mod memory;
 pub mod model;
 pub mod pipeline;
+pub mod pspa;
 pub mod registry;
 pub mod secret;
 pub mod target;

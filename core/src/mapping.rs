@@ -42,6 +42,7 @@ pub fn load(config: &crate::config::Config, key_fields: &[String]) -> Result<Map
     match config.source.format {
         crate::config::SourceFormat::Csv => read_csv(&config.mapping_path(), key_fields),
         crate::config::SourceFormat::Pspa => crate::pspa::load(config, key_fields),
+        crate::config::SourceFormat::Pspa => crate::pspa::load(config, key_fields),
     }
 }
 
