@@ -1,0 +1,522 @@
+//! The SIS package target: photos staged during the run, the package written in `finish`.
+//!
+//! `put_photo` writes each photo into a staging folder under `dir` (memory holds only names,
+//! sizes and hashes), so a district of 40,000 students does not need 40,000 photos in RAM.
+//! `finish` writes the zip(s), the PowerSchool map and the manifest, each under a temporary
+//! name then renamed, and empties the staging folder. Nothing is written in a dry run (the
+//! engine does not call `finish` then, and the dry-run layer never calls `put_photo`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use picday_core::{
+    Capabilities, CheckReport, Error, Person, Photo, Profile, Receipt, Result, Subject, Target,
+    TargetInfo, Template, ensure_profile,
+};
+
+use crate::config::Settings;
+use crate::package::{
+    Manifest, ManifestEntry, ManifestLeftOut, Pending, ZipItem, check_id, plan_parts,
+    powerschool_map, write_zip,
+};
+
+/// The three SIS products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    PowerSchool,
+    InfiniteCampus,
+    Aeries,
+}
+
+impl Kind {
+    /// The `type = "..."` name.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::PowerSchool => "powerschool",
+            Kind::InfiniteCampus => "infinite-campus",
+            Kind::Aeries => "aeries",
+        }
+    }
+}
+
+/// PowerSchool imports staff separately, keyed by TeacherNumber: who is staff, and their id.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: Template,
+    /// Lower-case column name.
+    pub column: String,
+    /// Compared without case.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Students,
+    Staff,
+}
+
+impl Group {
+    fn as_str(self) -> &'static str {
+        match self {
+            Group::Students => "students",
+            Group::Staff => "staff",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Staged {
+    id: String,
+    person: Arc<Person>,
+    bytes: usize,
+    hash: String,
+    /// Other people given the same id: none of them is packaged.
+    conflicts: Vec<Arc<Person>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    staging: Option<tempfile::TempDir>,
+    staged: BTreeMap<(Group, String), Staged>,
+    left_out: Vec<ManifestLeftOut>,
+}
+
+impl State {
+    fn leave_out(&mut self, person: &Person, id: Option<String>, reason: String) {
+        let entry = ManifestLeftOut {
+            source: person.origin.to_string(),
+            person: person.label(),
+            id,
+            reason,
+        };
+        if !self.left_out.contains(&entry) {
+            self.left_out.push(entry);
+        }
+    }
+}
+
+/// A PowerSchool, Infinite Campus or Aeries package.
+#[derive(Debug)]
+pub struct SisTarget {
+    settings: Settings,
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SisTarget {
+    pub fn new(settings: Settings) -> Self {
+        SisTarget {
+            settings,
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The files of a package written for this target, in `dir`: the zip(s) (and for
+    /// PowerSchool the map) of each group, then the manifest.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.settings
+            .dir
+            .join(format!("{}.manifest.json", self.settings.package))
+    }
+
+    fn group_of(&self, person: &Person) -> Group {
+        match &self.settings.staff {
+            Some(s)
+                if person
+                    .field(&s.column)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(s.value.trim())) =>
+            {
+                Group::Staff
+            }
+            _ => Group::Students,
+        }
+    }
+
+    /// The group and id of a person, refusing ids that are not safe file names.
+    fn resolve(&self, person: &Person) -> Result<(Group, String)> {
+        let group = self.group_of(person);
+        let template = match (group, &self.settings.staff) {
+            (Group::Staff, Some(s)) => &s.id,
+            _ => &self.settings.id,
+        };
+        let id = template.render(person)?;
+        check_id(&id)?;
+        Ok((group, id))
+    }
+
+    fn base(&self, group: Group) -> String {
+        match group {
+            Group::Students => self.settings.package.clone(),
+            Group::Staff => format!("{}-staff", self.settings.package),
+        }
+    }
+
+    fn stage(&self, person: &Arc<Person>, group: Group, id: String, photo: &Photo) -> Result<()> {
+        let file = format!("{id}.jpg");
+        let mut state = lock(&self.state);
+        if state.staging.is_none() {
+            std::fs::create_dir_all(&self.settings.dir)
+                .map_err(|e| Error::io(&self.settings.dir, e))?;
+            let dir = tempfile::Builder::new()
+                .prefix(&format!(".picday-staging-{}-", self.settings.package))
+                .tempdir_in(&self.settings.dir)
+                .map_err(|e| Error::io(&self.settings.dir, e))?;
+            state.staging = Some(dir);
+        }
+        if let Some(existing) = state.staged.get_mut(&(group, file.clone()))
+            && *existing.person != **person
+        {
+            let other = format!("{} ({})", existing.person.label(), existing.person.origin);
+            if !existing.conflicts.iter().any(|p| **p == **person) {
+                existing.conflicts.push(person.clone());
+            }
+            return Err(Error::rejected(format!(
+                "id {id} is also given to {other}; neither photo is packaged"
+            )));
+        }
+        let staging = state
+            .staging
+            .as_ref()
+            .map(|d| d.path().join(group.as_str()))
+            .ok_or_else(|| Error::internal("no staging folder"))?;
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&staging).map_err(|e| Error::io(&staging, e))?;
+        std::io::Write::write_all(&mut tmp, &photo.bytes).map_err(|e| Error::io(tmp.path(), e))?;
+        let path = staging.join(&file);
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        state.staged.insert(
+            (group, file),
+            Staged {
+                id,
+                person: person.clone(),
+                bytes: photo.len(),
+                hash: photo.hash(),
+                conflicts: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes the package from the staged photos; blocking.
+    fn write_package(&self) -> Result<Option<String>> {
+        let mut state = lock(&self.state);
+        if state.staged.is_empty() && state.left_out.is_empty() {
+            return Ok(None);
+        }
+        let staging = state.staging.as_ref().map(|d| d.path().to_path_buf());
+        let dir = self.settings.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut left_out = state.left_out.clone();
+        let mut groups: BTreeMap<Group, Vec<(String, ZipItem, &Staged)>> = BTreeMap::new();
+        for ((group, file), staged) in &state.staged {
+            if !staged.conflicts.is_empty() {
+                for p in std::iter::once(&staged.person).chain(&staged.conflicts) {
+                    left_out.push(ManifestLeftOut {
+                        source: p.origin.to_string(),
+                        person: p.label(),
+                        id: Some(staged.id.clone()),
+                        reason: format!(
+                            "id {} is given to {} people; none is packaged",
+                            staged.id,
+                            staged.conflicts.len() + 1
+                        ),
+                    });
+                }
+                continue;
+            }
+            let source = staging
+                .as_ref()
+                .map(|s| s.join(group.as_str()).join(file))
+                .ok_or_else(|| Error::internal("staged photos without a staging folder"))?;
+            let item = ZipItem {
+                name: file.clone(),
+                source,
+                size: staged.bytes as u64,
+            };
+            groups
+                .entry(*group)
+                .or_default()
+                .push((staged.id.clone(), item, staged));
+        }
+
+        let mut manifest = Manifest {
+            picday: env!("CARGO_PKG_VERSION").into(),
+            target: self.settings.name.clone(),
+            type_name: self.settings.kind.type_name().into(),
+            profile: self.settings.profile.to_string(),
+            ..Manifest::default()
+        };
+        let mut pending = Vec::new();
+        for (group, entries) in &groups {
+            let base = self.base(*group);
+            let by_name: BTreeMap<&str, &(String, ZipItem, &Staged)> =
+                entries.iter().map(|e| (e.1.name.as_str(), e)).collect();
+            let items: Vec<ZipItem> = entries.iter().map(|e| e.1.clone()).collect();
+            let (parts, too_big) = plan_parts(items, self.settings.max_zip_bytes);
+            for item in too_big {
+                let (id, _, staged) = by_name[item.name.as_str()];
+                left_out.push(ManifestLeftOut {
+                    source: staged.person.origin.to_string(),
+                    person: staged.person.label(),
+                    id: Some(id.clone()),
+                    reason: format!(
+                        "the photo ({} bytes) does not fit in a zip of {} bytes",
+                        item.size, self.settings.max_zip_bytes
+                    ),
+                });
+            }
+            let count = parts.len();
+            for (n, part) in parts.iter().enumerate() {
+                let zip_name = if count == 1 {
+                    format!("{base}.zip")
+                } else {
+                    format!("{base}-part{}.zip", n + 1)
+                };
+                let mut file = Pending::new(&dir, &zip_name)?;
+                let path = file.path().to_path_buf();
+                let size = write_zip(file.file(), &path, part)?;
+                if size > self.settings.max_zip_bytes {
+                    return Err(Error::internal(format!(
+                        "{zip_name} is {size} bytes, over the {} byte limit",
+                        self.settings.max_zip_bytes
+                    )));
+                }
+                pending.push(file);
+                manifest.files.push(zip_name.clone());
+                for item in part {
+                    let (id, _, staged) = by_name[item.name.as_str()];
+                    manifest.included.push(ManifestEntry {
+                        id: id.clone(),
+                        file: item.name.clone(),
+                        package: zip_name.clone(),
+                        group: group.as_str().into(),
+                        person: staged.person.label(),
+                        source: staged.person.origin.to_string(),
+                        bytes: staged.bytes,
+                        blake3: staged.hash.clone(),
+                    });
+                }
+            }
+            if self.settings.kind == Kind::PowerSchool && count > 0 {
+                let rows: Vec<(String, String)> = parts
+                    .iter()
+                    .flatten()
+                    .map(|item| (by_name[item.name.as_str()].0.clone(), item.name.clone()))
+                    .collect();
+                let map_name = format!("{base}.txt");
+                let mut file = Pending::new(&dir, &map_name)?;
+                let path = file.path().to_path_buf();
+                std::io::Write::write_all(file.file(), &powerschool_map(&rows))
+                    .map_err(|e| Error::io(&path, e))?;
+                pending.push(file);
+                manifest.files.push(map_name);
+            }
+        }
+        left_out.sort();
+        left_out.dedup();
+        manifest.left_out = left_out;
+        let manifest_name = format!("{}.manifest.json", self.settings.package);
+        let mut file = Pending::new(&dir, &manifest_name)?;
+        let path = file.path().to_path_buf();
+        let mut json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::internal(format!("manifest: {e}")))?;
+        json.push(b'\n');
+        std::io::Write::write_all(file.file(), &json).map_err(|e| Error::io(&path, e))?;
+        pending.push(file);
+
+        for file in pending {
+            file.commit()?;
+        }
+        self.remove_stale(&dir, &manifest.files)?;
+
+        // The package is written: empty the staging folder for the next run.
+        if let Some(staging) = &staging {
+            for group in [Group::Students, Group::Staff] {
+                let d = staging.join(group.as_str());
+                if d.exists() {
+                    std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+                }
+            }
+        }
+        state.staged.clear();
+        state.left_out.clear();
+        Ok(Some(format!(
+            "wrote {} in {}: {} photos, {} left out (see {manifest_name})",
+            manifest.files.join(", "),
+            dir.display(),
+            manifest.included.len(),
+            manifest.left_out.len()
+        )))
+    }
+
+    /// Removes package files of this target that the new package does not have any more (a
+    /// part 3 from a bigger earlier run, a staff package when there are no staff now).
+    fn remove_stale(&self, dir: &Path, current: &[String]) -> Result<()> {
+        let mut bases = vec![self.base(Group::Students)];
+        if self.settings.staff.is_some() {
+            bases.push(self.base(Group::Staff));
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if current.contains(&name) {
+                continue;
+            }
+            let ours = bases.iter().any(|b| {
+                name == format!("{b}.zip")
+                    || (self.settings.kind == Kind::PowerSchool && name == format!("{b}.txt"))
+                    || name
+                        .strip_prefix(&format!("{b}-part"))
+                        .and_then(|r| r.strip_suffix(".zip"))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+            });
+            if ours {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Target for SisTarget {
+    fn describe(&self) -> TargetInfo {
+        let s = &self.settings;
+        TargetInfo {
+            name: s.name.clone(),
+            type_name: s.kind.type_name().into(),
+            summary: format!(
+                "{} package {} in {} as {}.jpg",
+                match s.kind {
+                    Kind::PowerSchool => "PowerSchool",
+                    Kind::InfiniteCampus => "Infinite Campus",
+                    Kind::Aeries => "Aeries",
+                },
+                s.package,
+                s.dir.display(),
+                s.id
+            ),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            profile: self.settings.profile,
+            read_back: false,
+            delete: false,
+            resolves_people: false,
+            max_concurrency: 4,
+        }
+    }
+
+    fn key_template(&self) -> &Template {
+        &self.settings.id
+    }
+
+    fn subject(&self, person: Arc<Person>) -> Result<Subject> {
+        match self.resolve(&person) {
+            Ok((_, id)) => Ok(Subject::new(id, person)),
+            Err(e) => {
+                lock(&self.state).leave_out(&person, None, e.message().to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn check(&self) -> Result<CheckReport> {
+        let s = self.settings.clone();
+        let mut report = CheckReport::default();
+        let dir = s.dir.clone();
+        let writable = tokio::task::spawn_blocking(move || -> Result<String> {
+            if dir.is_dir() {
+                tempfile::NamedTempFile::new_in(&dir)
+                    .map_err(|e| Error::io(&dir, e).prefixed("the folder is not writable"))?;
+                Ok(format!("{} is writable", dir.display()))
+            } else if dir.exists() {
+                Err(Error::config(format!("{} is not a folder", dir.display())))
+            } else {
+                Ok(format!("{} will be created", dir.display()))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::internal(format!("check worker failed: {e}"))))?;
+        report.ok.push(writable);
+        report.ok.push(format!(
+            "photos {}, named <id>.jpg from {}",
+            s.profile, s.id
+        ));
+        let Profile { width, height, .. } = s.profile;
+        if width >= height {
+            report.warnings.push(format!(
+                "{width}x{height} is not a portrait shape; SIS photo slots are 2:3 or 4:5"
+            ));
+        }
+        if s.kind == Kind::InfiniteCampus {
+            if width * 3 != height * 2 {
+                report.warnings.push(format!(
+                    "Infinite Campus shows every photo at 175x263 (2:3); {width}x{height} is not 2:3 (try width = 200, height = 300)"
+                ));
+            }
+            if s.profile
+                .max_bytes
+                .is_none_or(|m| m > crate::config::IC_MAX_BYTES)
+            {
+                report.warnings.push(
+                    "Infinite Campus refuses files over its upload limit (3 MB by default); set max_bytes".into(),
+                );
+            }
+        }
+        Ok(report)
+    }
+
+    async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
+        let person = subject.person.clone();
+        // Resolved again rather than trusting the key: the layers may have rendered it
+        // with the plain template.
+        let (group, id) = match self.resolve(&person) {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.state).leave_out(&person, None, e.message().to_string());
+                return Err(e);
+            }
+        };
+        if let Err(e) = ensure_profile(&self.capabilities(), photo) {
+            lock(&self.state).leave_out(&person, Some(id), e.message().to_string());
+            return Err(e);
+        }
+        let this = SisTarget {
+            settings: self.settings.clone(),
+            state: self.state.clone(),
+        };
+        let photo = photo.clone();
+        let file = format!("{id}.jpg");
+        let base = self.base(group);
+        tokio::task::spawn_blocking(move || this.stage(&person, group, id, &photo))
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("staging worker failed: {e}"))))?;
+        Ok(Receipt::new(format!(
+            "staged as {file} for {base}; the package is written at the end of the run"
+        )))
+    }
+
+    async fn finish(&self) -> Result<Option<String>> {
+        let this = SisTarget {
+            settings: self.settings.clone(),
+            state: self.state.clone(),
+        };
+        tokio::task::spawn_blocking(move || this.write_package())
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("package worker failed: {e}"))))
+    }
+}

@@ -1,0 +1,346 @@
+//! Packages built from the shipped PSPA delivery (`tests/fixtures/pspa-delivery`) through the
+//! real engine, then opened: file names, the map file's exact bytes, photo sizes, zip parts
+//! and the manifest.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use picday_core::engine::{Engine, Quiet, RunSummary, RunTarget};
+use picday_core::layers::DryRun;
+use picday_core::pspa::{PspaOptions, read_delivery};
+use picday_core::{Person, Registry, Status, Target, TargetSpec};
+use picday_target_sis::Manifest;
+use tokio_util::sync::CancellationToken;
+
+fn delivery() -> PathBuf {
+    picday_testkit::fixtures::dir().join("pspa-delivery")
+}
+
+/// The people of the shipped delivery, joined to its roster.
+fn people() -> Vec<Person> {
+    let root = delivery();
+    let options = PspaOptions {
+        roster: Some(root.join("roster.csv")),
+        ..PspaOptions::default()
+    };
+    let d = read_delivery(&root, &options, &[]).unwrap();
+    assert_eq!(d.mapping.people.len(), 5, "{:?}", d.stats);
+    d.mapping.people
+}
+
+fn build(type_name: &str, name: &str, options: &str, base: &Path) -> Arc<dyn Target> {
+    let mut registry = Registry::new();
+    picday_target_sis::register(&mut registry);
+    let table: toml::Table = toml::from_str(options).unwrap();
+    registry
+        .build(&TargetSpec::new(name, type_name, table, base))
+        .unwrap()
+}
+
+async fn run(people: Vec<Person>, targets: &[(&str, Arc<dyn Target>)]) -> RunSummary {
+    let targets = targets
+        .iter()
+        .map(|(name, target)| RunTarget {
+            name: name.to_string(),
+            target: target.clone(),
+        })
+        .collect();
+    Engine::default()
+        .run(people, targets, Arc::new(Quiet), CancellationToken::new())
+        .await
+}
+
+/// Every entry of a zip: name -> bytes; and checks entries are stored with the fixed time.
+fn open_zip(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        assert_eq!(f.compression(), zip::CompressionMethod::Stored);
+        assert_eq!(f.last_modified(), Some(zip::DateTime::DEFAULT));
+        let name = f.name().unwrap().to_string();
+        assert!(!name.contains('/'), "flat zip: {name}");
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        out.insert(name, bytes);
+    }
+    out
+}
+
+fn manifest(path: &Path) -> Manifest {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn dimensions(jpeg: &[u8]) -> (u32, u32) {
+    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap();
+    (img.width(), img.height())
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn powerschool_package_has_flat_zip_exact_map_and_separate_staff_package() {
+    let d = tempfile::tempdir().unwrap();
+    let ps = build(
+        "powerschool",
+        "ps",
+        "dir = \"out\"\nstaff_id = \"{student_id}\"",
+        d.path(),
+    );
+    let summary = run(people(), &[("ps", ps.clone())]).await;
+    assert_eq!(summary.count(Status::Sent), 5, "{:?}", summary.outcomes);
+    assert!(
+        summary.notes[0].contains("5 photos, 0 left out"),
+        "{:?}",
+        summary.notes
+    );
+    drop(ps);
+    let out = d.path().join("out");
+    assert_eq!(
+        files_in(&out),
+        [
+            "ps-staff.txt",
+            "ps-staff.zip",
+            "ps.manifest.json",
+            "ps.txt",
+            "ps.zip"
+        ],
+        "no staging or temporary file is left"
+    );
+    assert_eq!(
+        std::fs::read(out.join("ps.txt")).unwrap(),
+        b"0100200\t0100200.jpg\r\n0100201\t0100201.jpg\r\n0100202\t0100202.jpg\r\n0100203\t0100203.jpg\r\n"
+    );
+    assert_eq!(
+        std::fs::read(out.join("ps-staff.txt")).unwrap(),
+        b"T0042\tT0042.jpg\r\n"
+    );
+    let students = open_zip(&out.join("ps.zip"));
+    assert_eq!(
+        students.keys().collect::<Vec<_>>(),
+        ["0100200.jpg", "0100201.jpg", "0100202.jpg", "0100203.jpg"]
+    );
+    for bytes in students.values() {
+        assert_eq!(dimensions(bytes), (240, 300));
+    }
+    let staff = open_zip(&out.join("ps-staff.zip"));
+    assert_eq!(staff.keys().collect::<Vec<_>>(), ["T0042.jpg"]);
+
+    let m = manifest(&out.join("ps.manifest.json"));
+    assert_eq!(m.type_name, "powerschool");
+    assert_eq!(
+        m.files,
+        ["ps.zip", "ps.txt", "ps-staff.zip", "ps-staff.txt"]
+    );
+    assert_eq!(m.included.len(), 5);
+    assert!(m.left_out.is_empty(), "{:?}", m.left_out);
+    let ana = &m.included[0];
+    assert_eq!(
+        (ana.id.as_str(), ana.person.as_str()),
+        ("0100200", "Ana Rivera")
+    );
+    assert!(ana.source.ends_with("INDEX.TXT:1"), "{}", ana.source);
+    assert_eq!(ana.bytes, students["0100200.jpg"].len());
+    let park = m.included.iter().find(|e| e.id == "T0042").unwrap();
+    assert_eq!(
+        (park.group.as_str(), park.package.as_str()),
+        ("staff", "ps-staff.zip")
+    );
+}
+
+#[tokio::test]
+async fn powerschool_staff_without_teacher_number_are_left_out_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let ps = build("powerschool", "ps", "dir = \".\"", d.path());
+    let summary = run(people(), &[("ps", ps)]).await;
+    let park = summary
+        .outcomes
+        .iter()
+        .find(|o| o.person.field("last_name") == Some("Park"))
+        .unwrap();
+    assert_ne!(park.status, Status::Sent);
+    let m = manifest(&d.path().join("ps.manifest.json"));
+    assert_eq!(m.included.len(), 4);
+    assert_eq!(m.left_out.len(), 1);
+    assert_eq!(m.left_out[0].person, "Minji Park");
+    assert!(
+        m.left_out[0].reason.contains("{teacher_number}"),
+        "{:?}",
+        m.left_out
+    );
+    assert!(!d.path().join("ps-staff.zip").exists());
+}
+
+#[tokio::test]
+async fn infinite_campus_splits_into_parts_below_the_limit_and_removes_stale_parts() {
+    let d = tempfile::tempdir().unwrap();
+    let limit = 40_000u64;
+    let ic = build(
+        "infinite-campus",
+        "ic",
+        &format!("dir = \".\"\nmax_zip_bytes = {limit}\nmax_bytes = 15000"),
+        d.path(),
+    );
+    let summary = run(people(), &[("ic", ic)]).await;
+    assert_eq!(summary.count(Status::Sent), 5, "{:?}", summary.outcomes);
+    let m = manifest(&d.path().join("ic.manifest.json"));
+    assert!(m.files.len() >= 2, "{:?}", m.files);
+    let mut all = Vec::new();
+    for (n, part) in m.files.iter().enumerate() {
+        assert_eq!(part, &format!("ic-part{}.zip", n + 1));
+        let path = d.path().join(part);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size <= limit, "{part} is {size} bytes");
+        for (name, bytes) in open_zip(&path) {
+            assert!(bytes.len() <= 15_000, "{name} is {} bytes", bytes.len());
+            assert_eq!(dimensions(&bytes), (240, 300));
+            all.push(name);
+        }
+    }
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "0100200.jpg",
+            "0100201.jpg",
+            "0100202.jpg",
+            "0100203.jpg",
+            "T0042.jpg"
+        ]
+    );
+
+    // A second run with the default limit writes one zip and removes the old parts.
+    let ic = build(
+        "infinite-campus",
+        "ic",
+        "dir = \".\"\nwidth = 200\nheight = 300",
+        d.path(),
+    );
+    run(people(), &[("ic", ic)]).await;
+    assert_eq!(files_in(d.path()), ["ic.manifest.json", "ic.zip"]);
+    let zip = open_zip(&d.path().join("ic.zip"));
+    assert_eq!(zip.len(), 5);
+    assert_eq!(dimensions(&zip["0100200.jpg"]), (200, 300));
+}
+
+#[tokio::test]
+async fn aeries_package_names_photos_by_permanent_id() {
+    let d = tempfile::tempdir().unwrap();
+    let mut people = people();
+    for (n, p) in people.iter_mut().enumerate() {
+        p.fields
+            .insert("permanent_id".into(), format!("{}", 5000 + n));
+    }
+    let ae = build(
+        "aeries",
+        "aeries",
+        "dir = \"sis\"\nid = \"{permanent_id}\"\npackage = \"aeries-2026\"",
+        d.path(),
+    );
+    run(people, &[("aeries", ae)]).await;
+    let zip = open_zip(&d.path().join("sis/aeries-2026.zip"));
+    assert_eq!(
+        zip.keys().collect::<Vec<_>>(),
+        ["5000.jpg", "5001.jpg", "5002.jpg", "5003.jpg", "5004.jpg"]
+    );
+    let m = manifest(&d.path().join("sis/aeries-2026.manifest.json"));
+    assert_eq!(m.files, ["aeries-2026.zip"]);
+}
+
+#[tokio::test]
+async fn unsafe_and_duplicate_ids_are_refused_and_listed_in_the_manifest() {
+    let d = tempfile::tempdir().unwrap();
+    let mut people = people();
+    people[0]
+        .fields
+        .insert("student_id".into(), "../escape".into());
+    people[1].fields.insert("student_id".into(), "a b".into());
+    people[3]
+        .fields
+        .insert("student_id".into(), "0100202".into());
+    let ae = build("aeries", "ae", "dir = \"out\"", d.path());
+    let summary = run(people, &[("ae", ae)]).await;
+    assert_eq!(summary.count(Status::Sent), 2, "{:?}", summary.outcomes);
+    let out = d.path().join("out");
+    let zip = open_zip(&out.join("ae.zip"));
+    assert_eq!(
+        zip.keys().collect::<Vec<_>>(),
+        ["T0042.jpg"],
+        "the duplicate id is in neither"
+    );
+    let m = manifest(&out.join("ae.manifest.json"));
+    let reasons: Vec<(&str, &str)> = m
+        .left_out
+        .iter()
+        .map(|l| (l.person.as_str(), l.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|(p, r)| *p == "Ana Rivera" && r.contains("\"../escape\""))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(p, r)| *p == "Wei Chen" && r.contains("' '"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .filter(|(_, r)| r.contains("given to 2 people"))
+            .count()
+            == 2
+    );
+    assert!(!d.path().join("escape.jpg").exists());
+}
+
+#[tokio::test]
+async fn packages_are_byte_identical_across_runs() {
+    let mut zips = Vec::new();
+    for _ in 0..2 {
+        let d = tempfile::tempdir().unwrap();
+        let ps = build("powerschool", "ps", "dir = \".\"", d.path());
+        run(people(), &[("ps", ps)]).await;
+        zips.push((
+            std::fs::read(d.path().join("ps.zip")).unwrap(),
+            std::fs::read(d.path().join("ps.manifest.json")).unwrap(),
+        ));
+    }
+    assert!(zips[0] == zips[1], "two runs wrote different packages");
+}
+
+#[tokio::test]
+async fn dry_run_writes_no_package() {
+    let d = tempfile::tempdir().unwrap();
+    let ps = build("powerschool", "ps", "dir = \"out\"", d.path());
+    let dry: Arc<dyn Target> = Arc::new(DryRun::new(ps));
+    let summary = run(people(), &[("ps", dry)]).await;
+    assert!(summary.outcomes.iter().all(|o| o.status != Status::Failed));
+    assert!(!d.path().join("out").exists(), "{:?}", files_in(d.path()));
+}
+
+#[tokio::test]
+async fn unknown_keys_are_config_errors_naming_the_key() {
+    let mut registry = Registry::new();
+    picday_target_sis::register(&mut registry);
+    let table: toml::Table = toml::from_str("dir = \".\"\nmax_zip_bytes = 5").unwrap();
+    let e = registry
+        .build(&TargetSpec::new("ae", "aeries", table, Path::new(".")))
+        .unwrap_err();
+    assert!(e.message().contains("max_zip_bytes"), "{e}");
+    let table: toml::Table = toml::from_str("dir = \".\"\npackage = \"../x\"").unwrap();
+    let e = registry
+        .build(&TargetSpec::new("ae", "aeries", table, Path::new(".")))
+        .unwrap_err();
+    assert!(e.message().contains("package name"), "{e}");
+}
