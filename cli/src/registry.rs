@@ -9,5 +9,6 @@ use picday_core::Registry;
 pub fn builtin() -> Registry {
     let mut registry = Registry::new();
     picday_target_folder::register(&mut registry);
+    picday_target_sis::register(&mut registry);
     registry
 }

@@ -839,6 +839,9 @@ fn relative_photo(folder: &str, file: &str) -> Option<PathBuf> {
     Some(rel)
 }
 
+/// A row left out, with the roster row it matched (if it got that far).
+type LeftOut = (Box<Unmatched>, Option<usize>);
+
 /// Joins one index row to the roster and finds its photo.
 fn resolve_row(
     row: IndexRow,
@@ -847,7 +850,7 @@ fn resolve_row(
     options: &PspaOptions,
     key_fields: &[String],
     files: &mut FileCache,
-) -> std::result::Result<(Person, Option<usize>), (Box<Unmatched>, Option<usize>)> {
+) -> std::result::Result<(Person, Option<usize>), LeftOut> {
     let get = |f: &str| row.fields.get(f).map(String::as_str).unwrap_or("").trim();
     let file = get("image_file_name");
     if file.is_empty() {
@@ -1068,6 +1071,7 @@ fn drop_same_person(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -229,6 +229,7 @@ pub fn powerschool_map(rows: &[(String, String)]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

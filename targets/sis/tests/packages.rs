@@ -2,6 +2,8 @@
 //! real engine, then opened: file names, the map file's exact bytes, photo sizes, zip parts
 //! and the manifest.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
