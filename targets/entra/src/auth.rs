@@ -1,0 +1,428 @@
+//! Getting (and keeping) a Graph access token from the Microsoft identity platform.
+//!
+//! Three ways, because schools differ: a client secret (simplest), a certificate (what security
+//! teams ask for: the private key never leaves the machine, and Microsoft recommends it), and
+//! the device code flow for an administrator who signs in interactively with delegated
+//! permissions. Tokens are cached by [`picday_http::TokenCache`], renewed five minutes before
+//! they expire, and the client retries once with a fresh token when Graph says a token is no
+//! longer valid, so a run longer than a token's life never fails for that reason.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use picday_core::{Error, Result, Secret};
+use picday_http::{AccessToken, TokenCache, transport_error};
+use serde::Deserialize;
+
+use crate::config::{AssertionAlg, Credential, Settings};
+use crate::error::{TokenError, token_error};
+
+/// Renew tokens this long before they expire.
+pub const RENEW_EARLY: Duration = Duration::from_secs(300);
+/// Lifetime of a certificate assertion (Microsoft accepts 5-10 minutes).
+const ASSERTION_LIFETIME: u64 = 600;
+/// The client-assertion type of the certificate flow.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The grant type the device code flow polls with.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Shows the device code sign-in instructions to the administrator.
+pub type Prompt = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The base64 body of the first PEM block labelled `label`, decoded.
+pub fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let len = text[start..].find(&end)?;
+    let b64: String = text[start..start + len]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    STANDARD.decode(b64).ok().filter(|d| !d.is_empty())
+}
+
+/// The first private key PEM block (PKCS#8 or PKCS#1) in `text`, as PEM.
+pub fn private_key_pem(text: &str) -> Option<String> {
+    ["PRIVATE KEY", "RSA PRIVATE KEY"].iter().find_map(|label| {
+        let begin = format!("-----BEGIN {label}-----");
+        let end = format!("-----END {label}-----");
+        let start = text.find(&begin)?;
+        let stop = text[start..].find(&end)? + start + end.len();
+        Some(format!("{}\n", &text[start..stop]))
+    })
+}
+
+/// The base64url SHA-256 thumbprint of a DER certificate (`x5t#S256`).
+pub fn thumbprint_sha256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der))
+}
+
+/// The base64url SHA-1 thumbprint of a DER certificate (`x5t`, the older form).
+pub fn thumbprint_sha1(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        der,
+    ))
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    aud: &'a str,
+    iss: &'a str,
+    sub: &'a str,
+    jti: String,
+    nbf: u64,
+    iat: u64,
+    exp: u64,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A signed client assertion for the certificate flow, as Microsoft documents it: `aud` is the
+/// token endpoint, `iss` = `sub` = the client id, a fresh `jti`, valid for ten minutes.
+pub fn client_assertion(
+    token_url: &str,
+    client_id: &str,
+    cert_der: &[u8],
+    key_pem: &Secret,
+    alg: AssertionAlg,
+) -> Result<String> {
+    let mut header = match alg {
+        AssertionAlg::Ps256 => {
+            let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+            h.x5t_s256 = Some(thumbprint_sha256(cert_der));
+            h
+        }
+        AssertionAlg::Rs256 => {
+            let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+            h.x5t = Some(thumbprint_sha1(cert_der));
+            h
+        }
+    };
+    header.typ = Some("JWT".into());
+    let now = now_secs();
+    let claims = Claims {
+        aud: token_url,
+        iss: client_id,
+        sub: client_id,
+        jti: uuid::Uuid::new_v4().to_string(),
+        nbf: now,
+        iat: now,
+        exp: now + ASSERTION_LIFETIME,
+    };
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose().as_bytes())
+        .map_err(|_| Error::config("the certificate's private key is not a usable RSA key"))?;
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map_err(|e| Error::internal(format!("cannot sign the client assertion: {e}")))
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeviceCodeResponse {
+    device_code: String,
+    #[serde(default)]
+    user_code: String,
+    #[serde(default)]
+    verification_uri: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    interval: Option<u64>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Gets tokens for one target.
+pub struct Authenticator {
+    http: reqwest::Client,
+    token_url: String,
+    device_url: String,
+    client_id: String,
+    scope: String,
+    credential: Credential,
+    cache: TokenCache,
+    refresh_token: tokio::sync::Mutex<Option<Secret>>,
+    prompt: Prompt,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field(
+                "credential",
+                &match self.credential {
+                    Credential::Secret(_) => "secret",
+                    Credential::Certificate { .. } => "certificate",
+                    Credential::DeviceCode => "device code",
+                },
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(http: reqwest::Client, settings: &Settings) -> Self {
+        let base = format!("{}/{}/oauth2/v2.0", settings.login_url, settings.tenant_id);
+        Authenticator {
+            http,
+            token_url: format!("{base}/token"),
+            device_url: format!("{base}/devicecode"),
+            client_id: settings.client_id.clone(),
+            scope: settings.scope.clone(),
+            credential: settings.credential.clone(),
+            cache: TokenCache::new(RENEW_EARLY),
+            refresh_token: tokio::sync::Mutex::new(None),
+            prompt: Arc::new(|message: &str| eprintln!("{message}")),
+        }
+    }
+
+    /// Replaces how device code instructions are shown (stderr by default).
+    pub fn set_prompt(&mut self, prompt: Prompt) {
+        self.prompt = prompt;
+    }
+
+    /// The token endpoint (also the `aud` of certificate assertions).
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    /// A valid access token, from the cache or freshly acquired.
+    pub async fn token(&self) -> Result<Secret> {
+        self.cache.get(|| self.acquire()).await
+    }
+
+    /// Forgets a token Graph refused.
+    pub async fn invalidate(&self, stale: &Secret) {
+        self.cache.invalidate(stale).await;
+    }
+
+    async fn acquire(&self) -> Result<AccessToken> {
+        match &self.credential {
+            Credential::Secret(secret) => {
+                self.request(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &self.client_id),
+                    ("client_secret", secret.expose()),
+                    ("scope", &self.scope),
+                ])
+                .await
+            }
+            Credential::Certificate {
+                cert_der,
+                key_pem,
+                alg,
+            } => {
+                let assertion =
+                    client_assertion(&self.token_url, &self.client_id, cert_der, key_pem, *alg)?;
+                self.request(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &self.client_id),
+                    ("client_assertion_type", JWT_BEARER),
+                    ("client_assertion", &assertion),
+                    ("scope", &self.scope),
+                ])
+                .await
+            }
+            Credential::DeviceCode => self.device_code().await,
+        }
+    }
+
+    /// Posts a token request and reads the answer.
+    async fn request(&self, form: &[(&str, &str)]) -> Result<AccessToken> {
+        let (token, refresh) = self.post_token(form).await.map_err(|(e, _)| e)?;
+        if let Some(r) = refresh {
+            *self.refresh_token.lock().await = Some(r);
+        }
+        Ok(token)
+    }
+
+    /// Posts to the token endpoint; a failure comes with the parsed body (for device polling).
+    async fn post_token(
+        &self,
+        form: &[(&str, &str)],
+    ) -> std::result::Result<(AccessToken, Option<Secret>), (Error, TokenError)> {
+        let plain = |e: Error| (e, TokenError::default());
+        let resp = self
+            .http
+            .post(&self.token_url)
+            .header("client-request-id", picday_http::request_id())
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| plain(transport_error("token request", e)))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| plain(transport_error("token request", e)))?;
+        if !status.is_success() {
+            return Err((
+                token_error(status, &headers, &body),
+                TokenError::parse(&body),
+            ));
+        }
+        let t: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            plain(Error::protocol(
+                "the token endpoint answered without an access_token",
+            ))
+        })?;
+        let lifetime = match &t.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or(3599);
+        Ok((
+            AccessToken::new(Secret::new(t.access_token), Duration::from_secs(lifetime)),
+            t.refresh_token.map(Secret::new),
+        ))
+    }
+
+    /// The device code flow: renew with the refresh token when there is one, else show the
+    /// code and poll until the administrator has signed in.
+    async fn device_code(&self) -> Result<AccessToken> {
+        let refresh = self.refresh_token.lock().await.clone();
+        if let Some(refresh) = refresh {
+            match self
+                .request(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &self.client_id),
+                    ("refresh_token", refresh.expose()),
+                    ("scope", &self.scope_offline()),
+                ])
+                .await
+            {
+                Ok(t) => return Ok(t),
+                Err(e) => tracing::warn!(error = %e, "refreshing the token failed; signing in again"),
+            }
+        }
+        let resp = self
+            .http
+            .post(&self.device_url)
+            .header("client-request-id", picday_http::request_id())
+            .form(&[
+                ("client_id", self.client_id.as_str()),
+                ("scope", &self.scope_offline()),
+            ])
+            .send()
+            .await
+            .map_err(|e| transport_error("device code request", e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| transport_error("device code request", e))?;
+        if !status.is_success() {
+            return Err(token_error(status, &headers, &body).prefixed("device code sign-in"));
+        }
+        let dc: DeviceCodeResponse = serde_json::from_slice(&body)
+            .map_err(|_| Error::protocol("the device code endpoint answered without a code"))?;
+        let message = dc.message.clone().unwrap_or_else(|| {
+            format!(
+                "To sign in, open {} and enter the code {}.",
+                dc.verification_uri, dc.user_code
+            )
+        });
+        (self.prompt)(&message);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(dc.expires_in.unwrap_or(900));
+        let mut interval = Duration::from_secs(dc.interval.unwrap_or(5));
+        loop {
+            tokio::time::sleep(interval).await;
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error::auth(
+                    "device code sign-in: the code expired before anyone signed in",
+                ));
+            }
+            let form = [
+                ("grant_type", DEVICE_CODE_GRANT),
+                ("client_id", self.client_id.as_str()),
+                ("device_code", dc.device_code.as_str()),
+            ];
+            match self.post_token(&form).await {
+                Ok((token, refresh)) => {
+                    *self.refresh_token.lock().await = refresh;
+                    return Ok(token);
+                }
+                Err((_, t)) if t.error == "authorization_pending" => {}
+                Err((_, t)) if t.error == "slow_down" => interval += Duration::from_secs(5),
+                Err((e, t)) => {
+                    let why = match t.error.as_str() {
+                        "authorization_declined" => "the administrator declined the sign-in",
+                        "expired_token" => "the code expired before anyone signed in",
+                        "bad_verification_code" => "the identity platform did not know the code",
+                        _ => return Err(e.prefixed("device code sign-in")),
+                    };
+                    return Err(Error::auth(format!("device code sign-in: {why}"))
+                        .with_context("code", t.error));
+                }
+            }
+        }
+    }
+
+    fn scope_offline(&self) -> String {
+        format!("{} offline_access", self.scope)
+    }
+}
+
+/// The application permissions (`roles`) or delegated scopes (`scp`) of an access token, read
+/// without verifying it (only Graph verifies tokens; this is for advice in `check`).
+pub fn token_permissions(token: &Secret) -> Option<Vec<String>> {
+    let payload = token.expose().split('.').nth(1)?;
+    let json: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let mut out: Vec<String> = json
+        .get("roles")
+        .and_then(|r| r.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    if let Some(scp) = json.get("scp").and_then(|s| s.as_str()) {
+        out.extend(scp.split_whitespace().map(String::from));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_are_found_among_others() {
+        let text = "junk\n-----BEGIN CERTIFICATE-----\nAQID\nBA==\n-----END CERTIFICATE-----\n\
+                    -----BEGIN PRIVATE KEY-----\nxyz\n-----END PRIVATE KEY-----\n";
+        assert_eq!(pem_block(text, "CERTIFICATE"), Some(vec![1, 2, 3, 4]));
+        assert!(private_key_pem(text).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert_eq!(pem_block("nothing", "CERTIFICATE"), None);
+    }
+
+    #[test]
+    fn token_permissions_reads_roles_and_scopes() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"roles":["ProfilePhoto.ReadWrite.All"],"scp":"User.Read offline_access"}"#);
+        let t = Secret::new(format!("h.{payload}.s"));
+        assert_eq!(
+            token_permissions(&t).unwrap(),
+            vec!["ProfilePhoto.ReadWrite.All", "User.Read", "offline_access"]
+        );
+        assert_eq!(token_permissions(&Secret::new("opaque")), None);
+    }
+}

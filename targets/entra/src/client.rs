@@ -1,0 +1,197 @@
+//! A small Graph client: URLs built safely, a bearer token on every request, a fresh
+//! `client-request-id` on every request, and one retry with a new token when Graph says the
+//! token is no longer valid.
+//!
+//! Retries for throttling and outages are deliberately *not* here: the core layers do them for
+//! every target alike. This module only makes single requests and reports what happened.
+
+use std::fmt;
+
+use picday_core::{Error, Result};
+use picday_http::transport_error;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+
+use crate::auth::Authenticator;
+use crate::error::{GraphError, graph_error};
+
+/// Percent-encodes a URL path segment: everything but RFC 3986 unreserved characters and `@`.
+/// `#` (guest UPNs), `'`, `+`, `$`, `/`, `?` and `%` are all escaped.
+pub fn encode_segment(value: &str) -> String {
+    encode(value, b"-._~@")
+}
+
+/// Percent-encodes a query value (spaces as `%20`, `+` as `%2B`).
+pub fn encode_query(value: &str) -> String {
+    encode(value, b"-._~@")
+}
+
+fn encode(value: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An OData string literal: single quotes, with quotes inside doubled.
+pub fn odata_string(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A Graph response that arrived (any status).
+#[derive(Debug)]
+pub struct GraphResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The `client-request-id` this request was sent with.
+    pub client_request_id: String,
+}
+
+impl GraphResponse {
+    /// Graph's parsed error body.
+    pub fn graph_error(&self) -> GraphError {
+        GraphError::parse(&self.headers, &self.body)
+    }
+
+    /// Graph's `request-id` header.
+    pub fn request_id(&self) -> Option<String> {
+        self.headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The failure as picday's error, with Graph's code, message and ids as context.
+    pub fn error(&self, what: &str) -> Error {
+        let e = graph_error(what, self.status, &self.headers, &self.body);
+        if e.context_value("client_request_id").is_none() {
+            e.with_context("client_request_id", self.client_request_id.clone())
+        } else {
+            e
+        }
+    }
+}
+
+/// Talks to one Graph endpoint for one application.
+pub struct GraphClient {
+    http: reqwest::Client,
+    auth: Authenticator,
+    /// `https://graph.microsoft.com/v1.0`
+    base: String,
+}
+
+impl fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("base", &self.base)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl GraphClient {
+    pub fn new(http: reqwest::Client, auth: Authenticator, graph_url: &str) -> Self {
+        GraphClient {
+            http,
+            auth,
+            base: format!("{graph_url}/v1.0"),
+        }
+    }
+
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// `https://graph.../v1.0`
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one request to `{base}{path}` (path already encoded). A 401 for a token Graph
+    /// considers invalid or expired is retried once with a fresh token; every other status is
+    /// returned for the caller to interpret.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&[u8], &'static str)>,
+    ) -> Result<GraphResponse> {
+        let url = format!("{}{path}", self.base);
+        let mut retried = false;
+        loop {
+            let token = self.auth.token().await?;
+            let client_request_id = picday_http::request_id();
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose())
+                .header("client-request-id", &client_request_id)
+                .header("return-client-request-id", "true");
+            match body {
+                Some((bytes, content_type)) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, content_type)
+                        .body(bytes.to_vec());
+                }
+                None if method == Method::PUT || method == Method::POST => {
+                    req = req.header(reqwest::header::CONTENT_LENGTH, "0");
+                }
+                None => {}
+            }
+            let what = format!("{method} {path}");
+            let resp = req.send().await.map_err(|e| transport_error(&what, e))?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.map_err(|e| transport_error(&what, e))?;
+            let response = GraphResponse {
+                status,
+                headers,
+                body: bytes.to_vec(),
+                client_request_id,
+            };
+            if status == StatusCode::UNAUTHORIZED && !retried {
+                let g = response.graph_error();
+                if g.code.is_none() || g.is(&["InvalidAuthenticationToken"]) {
+                    tracing::debug!("Graph refused the token; renewing it once");
+                    self.auth.invalidate(&token).await;
+                    retried = true;
+                    continue;
+                }
+            }
+            return Ok(response);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_escape_what_breaks_graph_routing() {
+        assert_eq!(
+            encode_segment("jo_x#EXT#@school.onmicrosoft.com"),
+            "jo_x%23EXT%23@school.onmicrosoft.com"
+        );
+        assert_eq!(encode_segment("o'brien@x.org"), "o%27brien@x.org");
+        assert_eq!(encode_segment("a+b@x.org"), "a%2Bb@x.org");
+        assert_eq!(encode_segment("$admin@x.org"), "%24admin@x.org");
+        assert_eq!(encode_segment("a/b?c%d e"), "a%2Fb%3Fc%25d%20e");
+        assert_eq!(encode_segment("é@x"), "%C3%A9@x");
+    }
+
+    #[test]
+    fn odata_strings_double_quotes() {
+        assert_eq!(odata_string("o'brien@x.org"), "'o''brien@x.org'");
+        assert_eq!(
+            encode_query(&format!("mail eq {}", odata_string("o'b+c@x"))),
+            "mail%20eq%20%27o%27%27b%2Bc@x%27"
+        );
+    }
+}

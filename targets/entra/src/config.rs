@@ -1,0 +1,311 @@
+//! The `[targets.NAME]` section of an Entra target, and what it resolves to.
+//!
+//! Kept apart from the target so that every mistake an administrator can make in the file
+//! (two credentials, none, an unknown cloud, a photo larger than Graph takes) is refused when
+//! the configuration is loaded, with the key named, before any request is sent.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use picday_core::{Error, Profile, Result, SecretSource, TargetSpec, Template};
+use serde::Deserialize;
+
+/// Graph refuses photos larger than this ("limited to 4 MB").
+pub const GRAPH_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// The largest size Graph serves; uploading it makes every smaller size exist.
+pub const DEFAULT_SIZE: u32 = 648;
+/// Requests in flight at most, unless configured.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+
+/// The options, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntraConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    /// `secret`, `certificate` or `device_code`; inferred from the credential given.
+    #[serde(default)]
+    pub auth: Option<AuthMode>,
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    /// A PEM file with the certificate (and, unless `private_key` is set, its private key).
+    #[serde(default)]
+    pub certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM, PKCS#8 or PKCS#1), e.g. `{ file = "key.pem" }`.
+    #[serde(default)]
+    pub private_key: Option<SecretSource>,
+    /// `ps256` (current Microsoft guidance, `x5t#S256`) or `rs256` (older, SHA-1 `x5t`).
+    #[serde(default)]
+    pub assertion: AssertionAlg,
+    #[serde(default)]
+    pub cloud: Cloud,
+    #[serde(default)]
+    pub login_url: Option<String>,
+    #[serde(default)]
+    pub graph_url: Option<String>,
+    #[serde(default = "default_user")]
+    pub user: Template,
+    #[serde(default)]
+    pub size: Option<u32>,
+    #[serde(default)]
+    pub quality: Option<u8>,
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+    #[serde(default)]
+    pub max_concurrency: Option<usize>,
+    /// Seconds before a single request is abandoned.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+fn default_user() -> Template {
+    Template::parse("{mail}").expect("static template")
+}
+
+/// How picday gets its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Client credentials with a client secret.
+    Secret,
+    /// Client credentials with a certificate-signed assertion.
+    Certificate,
+    /// An administrator signs in on another device (delegated permissions).
+    DeviceCode,
+}
+
+/// The signature of the certificate assertion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssertionAlg {
+    /// RSASSA-PSS with SHA-256 and the SHA-256 thumbprint (`x5t#S256`).
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 and the SHA-1 thumbprint (`x5t`).
+    Rs256,
+}
+
+/// The Microsoft cloud the tenant lives in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cloud {
+    #[default]
+    Global,
+    /// US Government GCC High (L4).
+    Usgov,
+    /// US Government DoD (L5).
+    UsgovDod,
+    /// Microsoft Azure operated by 21Vianet.
+    China,
+}
+
+impl Cloud {
+    /// The sign-in host.
+    pub fn login_url(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://login.microsoftonline.com",
+            Cloud::Usgov | Cloud::UsgovDod => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.partner.microsoftonline.cn",
+        }
+    }
+
+    /// The Graph host; its `/.default` is the token scope.
+    pub fn graph_url(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::Usgov => "https://graph.microsoft.us",
+            Cloud::UsgovDod => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+}
+
+/// A credential, resolved (secrets read) but not yet used.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Secret(picday_core::Secret),
+    Certificate {
+        /// The certificate's DER bytes (for the thumbprint).
+        cert_der: Vec<u8>,
+        /// The private key PEM.
+        key_pem: picday_core::Secret,
+        alg: AssertionAlg,
+    },
+    DeviceCode,
+}
+
+/// Everything the target needs, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: Credential,
+    /// Without a trailing slash.
+    pub login_url: String,
+    /// Without a trailing slash.
+    pub graph_url: String,
+    /// The `.default` scope of the Graph resource (always the cloud's public Graph host, so
+    /// that a `graph_url` override pointing at a proxy still asks for the right audience).
+    pub scope: String,
+    pub user: Template,
+    pub profile: Profile,
+    pub max_concurrency: usize,
+    pub timeout: Duration,
+    /// The credential was written into the file (warned about by `check`).
+    pub inline_secret: bool,
+}
+
+impl Settings {
+    /// Reads and checks a section.
+    pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
+        let cfg: EntraConfig = spec.parse()?;
+        let here = |key: &str, msg: String| {
+            let place = spec
+                .line_of_key(key)
+                .map(|l| format!(" (line {l})"))
+                .unwrap_or_default();
+            Error::config(format!("[targets.{}]{place}: {msg}", spec.name))
+        };
+        for (key, value) in [("tenant_id", &cfg.tenant_id), ("client_id", &cfg.client_id)] {
+            let v = value.trim();
+            if v.is_empty() || v.contains(['/', '?', '#', ' ']) {
+                return Err(here(key, format!("`{key}` {value:?} is not a valid id")));
+            }
+        }
+        let mode = match (cfg.auth, &cfg.client_secret, &cfg.certificate) {
+            (_, Some(_), Some(_)) => {
+                return Err(here(
+                    "certificate",
+                    "set either `client_secret` or `certificate`, not both".into(),
+                ));
+            }
+            (Some(m), _, _) => m,
+            (None, Some(_), None) => AuthMode::Secret,
+            (None, None, Some(_)) => AuthMode::Certificate,
+            (None, None, None) => {
+                return Err(here(
+                    "client_id",
+                    "no credential: set `client_secret = { env = \"...\" }`, `certificate = \
+                     \"app.pem\"`, or `auth = \"device_code\"`"
+                        .into(),
+                ));
+            }
+        };
+        let mut inline_secret = false;
+        let credential = match mode {
+            AuthMode::Secret => {
+                let src = cfg.client_secret.as_ref().ok_or_else(|| {
+                    here("auth", "`auth = \"secret\"` needs `client_secret`".into())
+                })?;
+                inline_secret = src.is_inline();
+                Credential::Secret(src.resolve(&spec.base_dir)?)
+            }
+            AuthMode::Certificate => {
+                let path = cfg.certificate.as_ref().ok_or_else(|| {
+                    here("auth", "`auth = \"certificate\"` needs `certificate`".into())
+                })?;
+                let path = spec.resolve_path(path);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    here(
+                        "certificate",
+                        format!("cannot read the certificate {}: {e}", path.display()),
+                    )
+                })?;
+                let cert_der = crate::auth::pem_block(&text, "CERTIFICATE").ok_or_else(|| {
+                    here(
+                        "certificate",
+                        format!(
+                            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert \
+                             a .pfx with `openssl pkcs12 -in app.pfx -out app.pem -nodes`",
+                            path.display()
+                        ),
+                    )
+                })?;
+                let key_pem = match &cfg.private_key {
+                    Some(src) => {
+                        inline_secret = src.is_inline();
+                        src.resolve(&spec.base_dir)?
+                    }
+                    None => picday_core::Secret::new(
+                        crate::auth::private_key_pem(&text).ok_or_else(|| {
+                            here(
+                                "private_key",
+                                format!(
+                                    "{} holds no private key: add it to the file or set \
+                                     `private_key = {{ file = \"...\" }}`",
+                                    path.display()
+                                ),
+                            )
+                        })?,
+                    ),
+                };
+                // Refuse a key that cannot sign now rather than at the first photo.
+                jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose().as_bytes()).map_err(
+                    |_| {
+                        here(
+                            "private_key",
+                            "the private key is not an unencrypted RSA key in PEM form \
+                             (PKCS#8 or PKCS#1)"
+                                .into(),
+                        )
+                    },
+                )?;
+                Credential::Certificate {
+                    cert_der,
+                    key_pem,
+                    alg: cfg.assertion,
+                }
+            }
+            AuthMode::DeviceCode => Credential::DeviceCode,
+        };
+        let trim = |s: &str| s.trim_end_matches('/').to_string();
+        let login_url = trim(cfg.login_url.as_deref().unwrap_or(cfg.cloud.login_url()));
+        let graph_url = trim(cfg.graph_url.as_deref().unwrap_or(cfg.cloud.graph_url()));
+        for (key, url) in [("login_url", &login_url), ("graph_url", &graph_url)] {
+            if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1"))
+                || reqwest::Url::parse(url).is_err()
+            {
+                return Err(here(
+                    key,
+                    format!("`{key}` {url:?} must be an https:// URL"),
+                ));
+            }
+        }
+        let size = cfg.size.unwrap_or(DEFAULT_SIZE);
+        if !(64..=4096).contains(&size) {
+            return Err(here(
+                "size",
+                format!("size {size} must be between 64 and 4096"),
+            ));
+        }
+        let max_bytes = cfg.max_bytes.unwrap_or(GRAPH_MAX_BYTES);
+        if max_bytes == 0 || max_bytes > GRAPH_MAX_BYTES {
+            return Err(here(
+                "max_bytes",
+                format!("max_bytes must be between 1 and {GRAPH_MAX_BYTES} (Graph's limit)"),
+            ));
+        }
+        let quality = cfg.quality.unwrap_or(spec.photo.quality);
+        if !(1..=100).contains(&quality) {
+            return Err(here("quality", "quality must be between 1 and 100".into()));
+        }
+        Ok(Settings {
+            tenant_id: cfg.tenant_id.trim().to_string(),
+            client_id: cfg.client_id.trim().to_string(),
+            credential,
+            login_url,
+            graph_url,
+            scope: format!("{}/.default", cfg.cloud.graph_url()),
+            user: cfg.user,
+            profile: Profile::square(size)
+                .with_quality(quality)
+                .with_max_bytes(max_bytes),
+            max_concurrency: cfg
+                .max_concurrency
+                .unwrap_or(DEFAULT_MAX_CONCURRENCY)
+                .max(1),
+            timeout: Duration::from_secs(cfg.timeout.unwrap_or(120).max(1)),
+            inline_secret,
+        })
+    }
+}

@@ -1,0 +1,338 @@
+//! The Entra target itself: who is who, and the three photo operations.
+//!
+//! Graph addresses users by object id or userPrincipalName, but schools key their lists on
+//! `mail`, which often differs from the UPN, and UPNs can hold characters (`#EXT#`, `'`, a
+//! leading `$`) that break routing. So every key is resolved once per run to the user's object
+//! id (by UPN, then by mail), and the photo requests use that id only.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use picday_core::{
+    Capabilities, CheckReport, Error, Photo, Receipt, Result, Subject, Target, TargetInfo,
+    TargetSpec, Template, ensure_profile,
+};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+
+use crate::TYPE;
+use crate::auth::{Authenticator, Prompt, token_permissions};
+use crate::client::{GraphClient, GraphResponse, encode_query, encode_segment, odata_string};
+use crate::config::{Credential, Settings};
+use crate::error::{NO_PHOTO_CODES, PERMISSION_ADVICE};
+
+/// Permissions that allow writing other users' photos.
+const WRITE_PERMISSIONS: &[&str] = &["ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"];
+
+/// Sends photos to Entra ID users through Microsoft Graph.
+#[derive(Debug)]
+pub struct EntraTarget {
+    name: String,
+    settings: Settings,
+    graph: GraphClient,
+    /// Key -> object id (`None`: no such user), for the run.
+    ids: Mutex<HashMap<String, Option<String>>>,
+}
+
+#[derive(Deserialize)]
+struct UserRef {
+    id: String,
+    #[serde(default, rename = "userPrincipalName")]
+    user_principal_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserList {
+    value: Vec<UserRef>,
+}
+
+impl EntraTarget {
+    /// Builds the target of a `[targets.NAME]` section with `type = "entra"`.
+    pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
+        Self::build(spec, None)
+    }
+
+    /// Like [`EntraTarget::from_spec`], showing device code instructions through `prompt`.
+    pub fn with_prompt(spec: &TargetSpec, prompt: Prompt) -> Result<Self> {
+        Self::build(spec, Some(prompt))
+    }
+
+    fn build(spec: &TargetSpec, prompt: Option<Prompt>) -> Result<Self> {
+        let settings = Settings::from_spec(spec)?;
+        let http = picday_http::client(settings.timeout)?;
+        let mut auth = Authenticator::new(http.clone(), &settings);
+        if let Some(p) = prompt {
+            auth.set_prompt(p);
+        }
+        let graph = GraphClient::new(http, auth, &settings.graph_url);
+        Ok(EntraTarget {
+            name: spec.name.clone(),
+            settings,
+            graph,
+            ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn cached(&self, key: &str) -> Option<Option<String>> {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key.to_lowercase())
+            .cloned()
+    }
+
+    fn remember(&self, key: &str, id: Option<String>) {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_lowercase(), id);
+    }
+
+    /// The object id of the user a key names; `NotFound` if there is none.
+    pub async fn resolve(&self, key: &str) -> Result<String> {
+        let found = match self.cached(key) {
+            Some(hit) => hit,
+            None => {
+                let found = self.lookup(key).await?;
+                self.remember(key, found.clone());
+                found
+            }
+        };
+        found.ok_or_else(|| {
+            Error::not_found(format!(
+                "no user with userPrincipalName or mail {key:?} in this tenant"
+            ))
+        })
+    }
+
+    /// Asks Graph: by id or userPrincipalName, then by mail.
+    async fn lookup(&self, key: &str) -> Result<Option<String>> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(Error::input("the user key is empty"));
+        }
+        // A leading `$` is taken for an OData segment by Graph's router; such keys are looked
+        // up with a filter only.
+        if !key.starts_with('$') {
+            let path = format!("/users/{}?$select=id,userPrincipalName", encode_segment(key));
+            let resp = self.graph.send(Method::GET, &path, None).await?;
+            match resp.status {
+                s if s.is_success() => {
+                    let user: UserRef = serde_json::from_slice(&resp.body).map_err(|_| {
+                        Error::protocol("Graph answered a user lookup without an id")
+                    })?;
+                    return Ok(Some(user.id));
+                }
+                // 404 is "no such UPN"; 400 is what Graph says for keys it cannot parse as a
+                // UPN or id. Either way the mail filter may still find the person.
+                StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {}
+                _ => return Err(resp.error("looking up the user")),
+            }
+        } else if let Some(id) = self.filter("userPrincipalName", key).await? {
+            return Ok(Some(id));
+        }
+        if key.contains('@') {
+            return self.filter("mail", key).await;
+        }
+        Ok(None)
+    }
+
+    async fn filter(&self, property: &str, key: &str) -> Result<Option<String>> {
+        let filter = format!("{property} eq {}", odata_string(key));
+        let path = format!(
+            "/users?$filter={}&$select=id,userPrincipalName",
+            encode_query(&filter)
+        );
+        let resp = self.graph.send(Method::GET, &path, None).await?;
+        if !resp.status.is_success() {
+            return Err(resp.error("looking up the user by mail"));
+        }
+        let list: UserList = serde_json::from_slice(&resp.body)
+            .map_err(|_| Error::protocol("Graph answered a user search without a value list"))?;
+        match list.value.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.id.clone())),
+            many => Err(Error::input(format!(
+                "{} users have {property} {key:?}: {}",
+                many.len(),
+                many.iter()
+                    .map(|u| u.user_principal_name.as_deref().unwrap_or(&u.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    fn photo_path(id: &str) -> String {
+        format!("/users/{}/photo/$value", encode_segment(id))
+    }
+
+    /// A 404 on a photo URL: the user has no photo (`Ok`), or the user is gone (`Err`).
+    fn no_photo_or_gone(&self, key: &str, resp: &GraphResponse, what: &str) -> Result<()> {
+        let g = resp.graph_error();
+        if g.code.is_none() || g.is(NO_PHOTO_CODES) {
+            Ok(())
+        } else {
+            // The id no longer names a user (deleted during the run): look it up anew next time.
+            self.ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key.to_lowercase());
+            Err(resp.error(what))
+        }
+    }
+}
+
+#[async_trait]
+impl Target for EntraTarget {
+    fn describe(&self) -> TargetInfo {
+        let host = self
+            .settings
+            .graph_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        TargetInfo {
+            name: self.name.clone(),
+            type_name: TYPE.into(),
+            summary: format!(
+                "Entra ID tenant {} via {host}, users by {}",
+                self.settings.tenant_id, self.settings.user
+            ),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            profile: self.settings.profile,
+            read_back: true,
+            delete: true,
+            resolves_people: true,
+            max_concurrency: self.settings.max_concurrency,
+        }
+    }
+
+    fn key_template(&self) -> &Template {
+        &self.settings.user
+    }
+
+    async fn check(&self) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        if self.settings.inline_secret {
+            report.warnings.push(
+                "the credential is written into the configuration; prefer { env = \"...\" } or \
+                 { file = \"...\" }"
+                    .into(),
+            );
+        }
+        let token = self.graph.auth().token().await?;
+        report.ok.push(format!(
+            "token acquired from {} for application {}",
+            self.settings.login_url, self.settings.client_id
+        ));
+        match token_permissions(&token) {
+            Some(perms) if perms.iter().any(|p| WRITE_PERMISSIONS.contains(&p.as_str())) => {
+                report
+                    .ok
+                    .push(format!("the token carries {}", perms.join(", ")));
+            }
+            Some(perms) => {
+                let what = if matches!(self.settings.credential, Credential::DeviceCode) {
+                    "the signed-in administrator's token"
+                } else {
+                    "the application's token"
+                };
+                report.warnings.push(format!(
+                    "{what} carries [{}] but neither ProfilePhoto.ReadWrite.All nor \
+                     User.ReadWrite.All: photo uploads will be refused; {PERMISSION_ADVICE}",
+                    perms.join(", ")
+                ));
+            }
+            None => {}
+        }
+        let resp = self
+            .graph
+            .send(
+                Method::GET,
+                "/users?$top=1&$select=id,userPrincipalName",
+                None,
+            )
+            .await?;
+        if !resp.status.is_success() {
+            return Err(resp.error("reading one user"));
+        }
+        let list: UserList = serde_json::from_slice(&resp.body)
+            .map_err(|_| Error::protocol("Graph answered a user list without a value list"))?;
+        report.ok.push(match list.value.first() {
+            Some(u) => format!(
+                "read user {}",
+                u.user_principal_name.as_deref().unwrap_or(&u.id)
+            ),
+            None => "read the user list (it is empty)".into(),
+        });
+        Ok(report)
+    }
+
+    async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
+        ensure_profile(&self.capabilities(), photo)?;
+        let id = self.resolve(&subject.key).await?;
+        let resp = self
+            .graph
+            .send(
+                Method::PUT,
+                &Self::photo_path(&id),
+                Some((&photo.bytes, photo.profile.format.mime())),
+            )
+            .await?;
+        if resp.status.is_success() {
+            return Ok(Receipt {
+                // Graph took it; Teams and Outlook show it hours later.
+                detail: "accepted".into(),
+                remote_id: Some(id),
+                request_id: resp.request_id(),
+            });
+        }
+        if resp.status == StatusCode::NOT_FOUND {
+            self.ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&subject.key.to_lowercase());
+        }
+        Err(resp.error("uploading the photo"))
+    }
+
+    async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
+        let id = self.resolve(&subject.key).await?;
+        let resp = self
+            .graph
+            .send(Method::GET, &Self::photo_path(&id), None)
+            .await?;
+        match resp.status {
+            s if s.is_success() => Ok(Some(resp.body)),
+            StatusCode::NOT_FOUND => self
+                .no_photo_or_gone(&subject.key, &resp, "reading the photo")
+                .map(|()| None),
+            _ => Err(resp.error("reading the photo")),
+        }
+    }
+
+    async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
+        let id = self.resolve(&subject.key).await?;
+        let resp = self
+            .graph
+            .send(Method::DELETE, &Self::photo_path(&id), None)
+            .await?;
+        let receipt = |detail: &str| Receipt {
+            detail: detail.into(),
+            remote_id: Some(id.clone()),
+            request_id: resp.request_id(),
+        };
+        match resp.status {
+            s if s.is_success() => Ok(receipt("removed")),
+            StatusCode::NOT_FOUND => self
+                .no_photo_or_gone(&subject.key, &resp, "removing the photo")
+                .map(|()| receipt("had no photo")),
+            _ => Err(resp.error("removing the photo")),
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Each way of getting a token, against a mockito server answering as the Microsoft identity
+//! platform documents it.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mockito::Matcher;
+use picday_core::{ErrorKind, Target};
+use picday_target_entra::EntraTarget;
+use serde_json::Value;
+use support::{CLIENT, SECRET, spec, target};
+
+const TOKEN_PATH: &str = "/contoso-tenant/oauth2/v2.0/token";
+const USERS_TOP: &str = "/v1.0/users?$top=1&$select=id,userPrincipalName";
+
+fn token_body(token: &str) -> String {
+    format!(r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{token}"}}"#)
+}
+
+async fn users_mock(server: &mut mockito::ServerGuard, token: &str) -> mockito::Mock {
+    server
+        .mock("GET", USERS_TOP)
+        .match_header("authorization", format!("Bearer {token}").as_str())
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"value":[{"id":"u-1","userPrincipalName":"first@school.example"}]}"#)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn client_secret_flow_posts_the_documented_form() {
+    let mut server = mockito::Server::new_async().await;
+    let token = server
+        .mock("POST", TOKEN_PATH)
+        .match_header("content-type", "application/x-www-form-urlencoded")
+        .match_body(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("grant_type".into(), "client_credentials".into()),
+            Matcher::UrlEncoded("client_id".into(), CLIENT.into()),
+            Matcher::UrlEncoded("client_secret".into(), SECRET.into()),
+            Matcher::UrlEncoded(
+                "scope".into(),
+                "https://graph.microsoft.com/.default".into(),
+            ),
+        ]))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(token_body("tok-secret"))
+        .expect(1)
+        .create_async()
+        .await;
+    let users = users_mock(&mut server, "tok-secret").await;
+    let t = target(&server.url(), &server.url(), &[]);
+    let report = t.check().await.expect("check");
+    assert!(report.ok.iter().any(|l| l.contains("first@school.example")), "{report:?}");
+    assert!(
+        report.warnings.iter().any(|w| w.contains("written into the configuration")),
+        "an inline secret is warned about: {report:?}"
+    );
+    let debug = format!("{t:?} {report:?}");
+    assert!(!debug.contains(SECRET), "the secret leaked: {debug}");
+    token.assert_async().await;
+    users.assert_async().await;
+}
+
+#[tokio::test]
+async fn national_cloud_asks_for_its_own_graph_scope() {
+    let mut server = mockito::Server::new_async().await;
+    let token = server
+        .mock("POST", TOKEN_PATH)
+        .match_body(Matcher::UrlEncoded(
+            "scope".into(),
+            "https://dod-graph.microsoft.us/.default".into(),
+        ))
+        .with_status(200)
+        .with_body(token_body("tok-dod"))
+        .create_async()
+        .await;
+    let _users = users_mock(&mut server, "tok-dod").await;
+    let t = target(&server.url(), &server.url(), &["cloud = \"usgov-dod\""]);
+    t.check().await.expect("check");
+    token.assert_async().await;
+}
+
+/// Captures the `client_assertion` of the token request and answers with a token.
+async fn capture_assertion(server: &mut mockito::ServerGuard) -> Arc<Mutex<Option<String>>> {
+    let seen = Arc::new(Mutex::new(None));
+    let store = seen.clone();
+    server
+        .mock("POST", TOKEN_PATH)
+        .match_body(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("grant_type".into(), "client_credentials".into()),
+            Matcher::UrlEncoded("client_id".into(), CLIENT.into()),
+            Matcher::UrlEncoded(
+                "client_assertion_type".into(),
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+            ),
+            Matcher::UrlEncoded(
+                "scope".into(),
+                "https://graph.microsoft.com/.default".into(),
+            ),
+        ]))
+        .with_status(200)
+        .with_body_from_request(move |req| {
+            let body = req.utf8_lossy_body().unwrap().into_owned();
+            let assertion = body
+                .split('&')
+                .find_map(|p| p.strip_prefix("client_assertion="))
+                .map(str::to_string);
+            *store.lock().unwrap() = assertion;
+            token_body("tok-cert").into_bytes()
+        })
+        .create_async()
+        .await;
+    seen
+}
+
+fn thumbprint(kind: &str) -> String {
+    let text = std::fs::read_to_string(support::fixtures().join("thumbprints.txt")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{kind} ")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Verifies the assertion's signature with the certificate's public key and its claims.
+fn verify(assertion: &str, alg: Algorithm, token_url: &str) -> (jsonwebtoken::Header, Value) {
+    let public = std::fs::read(support::fixtures().join("test-pub.pem")).unwrap();
+    let key = DecodingKey::from_rsa_pem(&public).unwrap();
+    let mut v = Validation::new(alg);
+    v.set_audience(&[token_url]);
+    v.set_issuer(&[CLIENT]);
+    v.sub = Some(CLIENT.into());
+    v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+    let data = jsonwebtoken::decode::<Value>(assertion, &key, &v)
+        .expect("the assertion verifies with the certificate's public key");
+    (data.header, data.claims)
+}
+
+#[tokio::test]
+async fn certificate_assertion_is_ps256_signed_with_x5t_s256() {
+    let mut server = mockito::Server::new_async().await;
+    let seen = capture_assertion(&mut server).await;
+    let _users = users_mock(&mut server, "tok-cert").await;
+    let t = target(
+        &server.url(),
+        &server.url(),
+        &[
+            "certificate = \"test-cert.pem\"",
+            "private_key = { file = \"test-key.pem\" }",
+        ],
+    );
+    t.check().await.expect("check");
+    let assertion = seen.lock().unwrap().clone().expect("an assertion was sent");
+    let token_url = format!("{}{TOKEN_PATH}", server.url());
+    let (header, claims) = verify(&assertion, Algorithm::PS256, &token_url);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    assert_eq!(header.x5t_s256, Some(thumbprint("x5t#S256")));
+    assert_eq!(header.x5t, None);
+    let (nbf, exp) = (claims["nbf"].as_u64().unwrap(), claims["exp"].as_u64().unwrap());
+    assert!(exp > nbf && exp - nbf <= 600, "valid for at most 10 minutes");
+    let jti = claims["jti"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(jti).is_ok(), "jti is a GUID: {jti}");
+    // A PS256 signature does not verify as RS256: the padding really is PSS.
+    let public = std::fs::read(support::fixtures().join("test-pub.pem")).unwrap();
+    let mut parts = assertion.split('.');
+    let (h, c, s) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let as_rs256 = jsonwebtoken::crypto::verify(
+        s,
+        format!("{h}.{c}").as_bytes(),
+        &DecodingKey::from_rsa_pem(&public).unwrap(),
+        Algorithm::RS256,
+    )
+    .unwrap_or(false);
+    assert!(!as_rs256, "the signature must be PSS, not PKCS#1 v1.5");
+}
+
+#[tokio::test]
+async fn certificate_assertion_rs256_fallback_uses_sha1_x5t_and_a_combined_pem() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = std::fs::read_to_string(support::fixtures().join("test-cert.pem")).unwrap();
+    let key = std::fs::read_to_string(support::fixtures().join("test-key-pkcs1.pem")).unwrap();
+    std::fs::write(dir.path().join("app.pem"), format!("{key}{cert}")).unwrap();
+    let mut server = mockito::Server::new_async().await;
+    let seen = capture_assertion(&mut server).await;
+    let _users = users_mock(&mut server, "tok-cert").await;
+    let spec = support::spec_in(
+        dir.path(),
+        &server.url(),
+        &server.url(),
+        &["certificate = \"app.pem\"", "assertion = \"rs256\""],
+    );
+    let t = EntraTarget::from_spec(&spec).unwrap();
+    t.check().await.expect("check");
+    let assertion = seen.lock().unwrap().clone().unwrap();
+    let (header, _) = verify(
+        &assertion,
+        Algorithm::RS256,
+        &format!("{}{TOKEN_PATH}", server.url()),
+    );
+    assert_eq!(header.x5t, Some(thumbprint("x5t")));
+    assert_eq!(header.x5t_s256, None);
+}
+
+#[tokio::test]
+async fn certificate_without_a_private_key_is_a_config_error() {
+    let e = EntraTarget::from_spec(&spec(
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+        &["certificate = \"test-cert.pem\""],
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("private_key"), "{e}");
+}
+
+#[tokio::test]
+async fn device_code_polls_through_authorization_pending() {
+    let mut server = mockito::Server::new_async().await;
+    let device = server
+        .mock("POST", "/contoso-tenant/oauth2/v2.0/devicecode")
+        .match_body(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("client_id".into(), CLIENT.into()),
+            Matcher::UrlEncoded(
+                "scope".into(),
+                "https://graph.microsoft.com/.default offline_access".into(),
+            ),
+        ]))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(
+            r#"{"user_code":"FAKE-CODE","device_code":"dev-code-123","verification_uri":"https://login.example/device","expires_in":900,"interval":1,"message":"To sign in, open the page https://login.example/device and enter the code FAKE-CODE to authenticate."}"#,
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let poll = Matcher::AllOf(vec![
+        Matcher::UrlEncoded(
+            "grant_type".into(),
+            "urn:ietf:params:oauth:grant-type:device_code".into(),
+        ),
+        Matcher::UrlEncoded("device_code".into(), "dev-code-123".into()),
+        Matcher::UrlEncoded("client_id".into(), CLIENT.into()),
+    ]);
+    let pending = server
+        .mock("POST", TOKEN_PATH)
+        .match_body(poll.clone())
+        .with_status(400)
+        .with_body(
+            r#"{"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.","error_codes":[70016]}"#,
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let granted = server
+        .mock("POST", TOKEN_PATH)
+        .match_body(poll)
+        .with_status(200)
+        .with_body(
+            r#"{"token_type":"Bearer","scope":"ProfilePhoto.ReadWrite.All User.Read.All","expires_in":3599,"access_token":"tok-device","refresh_token":"refresh-1"}"#,
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let users = users_mock(&mut server, "tok-device").await;
+    let shown = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = shown.clone();
+    let t = EntraTarget::with_prompt(
+        &spec(&server.url(), &server.url(), &["auth = \"device_code\""]),
+        Arc::new(move |m: &str| sink.lock().unwrap().push(m.to_string())),
+    )
+    .unwrap();
+    t.check().await.expect("check after sign-in");
+    assert_eq!(shown.lock().unwrap().len(), 1);
+    assert!(shown.lock().unwrap()[0].contains("FAKE-CODE"));
+    device.assert_async().await;
+    pending.assert_async().await;
+    granted.assert_async().await;
+    users.assert_async().await;
+}
+
+#[tokio::test]
+async fn device_code_declined_is_an_auth_error() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", "/contoso-tenant/oauth2/v2.0/devicecode")
+        .with_status(200)
+        .with_body(r#"{"user_code":"C","device_code":"d","verification_uri":"https://login.example/device","expires_in":900,"interval":1}"#)
+        .create_async()
+        .await;
+    server
+        .mock("POST", TOKEN_PATH)
+        .with_status(400)
+        .with_body(r#"{"error":"authorization_declined","error_description":"AADSTS70000: The user declined.","error_codes":[70000]}"#)
+        .create_async()
+        .await;
+    let t = EntraTarget::with_prompt(
+        &spec(&server.url(), &server.url(), &["auth = \"device_code\""]),
+        Arc::new(|_: &str| {}),
+    )
+    .unwrap();
+    let e = t.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert!(e.message().contains("declined"), "{e}");
+}
+
+#[tokio::test]
+async fn check_turns_common_token_failures_into_advice() {
+    for (code, advice) in [
+        (700016, "check client_id and tenant_id"),
+        (7000215, "not its Secret ID"),
+        (700027, "upload its public part"),
+    ] {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", TOKEN_PATH)
+            .with_status(if code == 700016 { 400 } else { 401 })
+            .with_header("content-type", "application/json")
+            .with_body(format!(
+                r#"{{"error":"{}","error_description":"AADSTS{code}: Something about the client.\r\nTrace ID: 0000\r\nCorrelation ID: 1111\r\nTimestamp: 2024-07-03 10:00:00Z","error_codes":[{code}],"timestamp":"2024-07-03 10:00:00Z","trace_id":"trace-{code}","correlation_id":"corr-{code}"}}"#,
+                if code == 700016 { "unauthorized_client" } else { "invalid_client" }
+            ))
+            .create_async()
+            .await;
+        let t = target(&server.url(), &server.url(), &[]);
+        let e = t.check().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth, "{code}");
+        assert!(e.message().contains(advice), "{code}: {e}");
+        assert_eq!(
+            e.context_value("code"),
+            Some(format!("AADSTS{code}").as_str())
+        );
+        assert_eq!(
+            e.context_value("request_id"),
+            Some(format!("trace-{code}").as_str())
+        );
+        assert!(!e.to_string().contains(SECRET));
+    }
+}
+
+#[tokio::test]
+async fn check_turns_a_403_into_permission_advice() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", TOKEN_PATH)
+        .with_status(200)
+        .with_body(token_body("tok"))
+        .create_async()
+        .await;
+    server
+        .mock("GET", USERS_TOP)
+        .with_status(403)
+        .with_header("request-id", "req-403")
+        .with_body(r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2024-07-03T10:00:00","request-id":"req-403","client-request-id":"c"}}}"#)
+        .create_async()
+        .await;
+    let e = target(&server.url(), &server.url(), &[]).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Permission);
+    assert!(e.message().contains("ProfilePhoto.ReadWrite.All"), "{e}");
+    assert!(e.message().contains("admin consent"), "{e}");
+    assert_eq!(e.context_value("request_id"), Some("req-403"));
+}
+
+#[tokio::test]
+async fn check_warns_when_the_token_lacks_a_photo_write_permission() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwt = format!(
+        "{}.{}.sig",
+        b64.encode(br#"{"typ":"JWT","alg":"RS256"}"#),
+        b64.encode(br#"{"aud":"https://graph.microsoft.com","roles":["User.Read.All"]}"#)
+    );
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", TOKEN_PATH)
+        .with_status(200)
+        .with_body(token_body(&jwt))
+        .create_async()
+        .await;
+    let _users = users_mock(&mut server, &jwt).await;
+    let report = target(&server.url(), &server.url(), &[]).check().await.unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("User.Read.All") && w.contains("ProfilePhoto.ReadWrite.All")),
+        "{report:?}"
+    );
+}
