@@ -42,7 +42,6 @@ pub fn load(config: &crate::config::Config, key_fields: &[String]) -> Result<Map
     match config.source.format {
         crate::config::SourceFormat::Csv => read_csv(&config.mapping_path(), key_fields),
         crate::config::SourceFormat::Pspa => crate::pspa::load(config, key_fields),
-        crate::config::SourceFormat::Pspa => crate::pspa::load(config, key_fields),
     }
 }
 
@@ -326,6 +325,82 @@ fn drop_conflicting_duplicates(mapping: &mut Mapping, key_fields: &[String]) {
     mapping.problems.sort_by_key(|p| p.origin.line);
 }
 
+/// People whose source files are byte-for-byte the same photo: the photographer's "no photo"
+/// silhouette delivered for every absent student. Sending it would replace real photos, so such
+/// people are held back for review unless the user allows shared photos.
+///
+/// Files are grouped by size first and hashed only when sizes collide, so a delivery of
+/// thousands of photos is not read twice.
+pub fn shared_photos(people: &[Person]) -> Vec<Vec<usize>> {
+    let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, p) in people.iter().enumerate() {
+        if let Ok(meta) = std::fs::metadata(&p.photo) {
+            by_size.entry(meta.len()).or_default().push(i);
+        }
+    }
+    let mut groups = Vec::new();
+    for (_, same_size) in by_size.into_iter().filter(|(_, v)| v.len() > 1) {
+        let mut by_hash: HashMap<blake3::Hash, Vec<usize>> = HashMap::new();
+        let mut paths: HashMap<&Path, blake3::Hash> = HashMap::new();
+        for i in same_size {
+            let path = people[i].photo.as_path();
+            let hash = match paths.get(path) {
+                Some(h) => *h,
+                None => match std::fs::read(path) {
+                    Ok(bytes) => *paths.entry(path).or_insert(blake3::hash(&bytes)),
+                    Err(_) => continue,
+                },
+            };
+            by_hash.entry(hash).or_default().push(i);
+        }
+        groups.extend(by_hash.into_values().filter(|g| g.len() > 1));
+    }
+    for g in &mut groups {
+        g.sort_unstable();
+    }
+    groups.sort();
+    groups
+}
+
+/// Moves the people of [`shared_photos`] groups to the mapping's problems, with advice.
+pub fn hold_back_shared_photos(mapping: &mut Mapping) {
+    let groups = shared_photos(&mapping.people);
+    if groups.is_empty() {
+        return;
+    }
+    let mut held = vec![false; mapping.people.len()];
+    for group in &groups {
+        let lines: Vec<String> = group
+            .iter()
+            .map(|&i| mapping.people[i].origin.line.to_string())
+            .collect();
+        for &i in group {
+            held[i] = true;
+            let others: Vec<&str> = group
+                .iter()
+                .zip(&lines)
+                .filter(|(j, _)| **j != i)
+                .map(|(_, l)| l.as_str())
+                .collect();
+            mapping.problems.push(problem(
+                &mapping.people[i],
+                &format!(
+                    "placeholder? the same photo file as line {} (a \"no photo\" image delivered for several people)",
+                    others.join(", ")
+                ),
+                "replace it with the person's own photo, or pass --allow-shared-photos to send it anyway",
+            ));
+        }
+    }
+    let mut i = 0;
+    mapping.people.retain(|_| {
+        let keep = !held[i];
+        i += 1;
+        keep
+    });
+    mapping.problems.sort_by_key(|p| p.origin.line);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +496,28 @@ mod tests {
         let m = write(d.path(), "n.csv", b"path,mail\n");
         let e = read_csv(&m, &keys(&["student_id"])).unwrap_err();
         assert!(e.message().contains("student_id"));
+    }
+
+    #[test]
+    fn shared_photos_are_held_back_for_review() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.jpg", b"silhouette");
+        write(d.path(), "b.jpg", b"silhouette");
+        write(d.path(), "c.jpg", b"silhouettf");
+        write(d.path(), "d.jpg", b"own photo of d");
+        let m = write(
+            d.path(),
+            "m.csv",
+            b"path,mail\na.jpg,a@s\nb.jpg,b@s\nc.jpg,c@s\nd.jpg,d@s\n",
+        );
+        let mut map = read_csv(&m, &keys(&["mail"])).unwrap();
+        assert_eq!(shared_photos(&map.people), vec![vec![0, 1]]);
+        hold_back_shared_photos(&mut map);
+        let kept: Vec<&str> = map.people.iter().filter_map(|p| p.field("mail")).collect();
+        assert_eq!(kept, ["c@s", "d@s"], "same size but different bytes is not shared");
+        assert_eq!(map.problems.len(), 2);
+        assert!(map.problems[0].message.contains("line 3"), "{}", map.problems[0].message);
+        assert!(map.problems[1].message.contains("line 2"));
+        assert!(map.problems[0].advice.contains("--allow-shared-photos"));
     }
 }
