@@ -10,5 +10,6 @@ pub fn builtin() -> Registry {
     let mut registry = Registry::new();
     picday_target_folder::register(&mut registry);
     picday_target_sis::register(&mut registry);
+    picday_target_entra::register(&mut registry);
     registry
 }
