@@ -1,29 +1,43 @@
 //! The photo pipeline: each source photo is decoded once and every output profile the enabled
 //! targets ask for is derived from that one decode.
 //!
-//! The stages are separate functions so that each can be replaced on its own (a faster decoder,
-//! a face-aware crop): [`inspect`] reads the header and refuses what must not be decoded,
-//! [`decode`] gives upright RGB pixels, [`crop_rect`] places the crop, [`resize`] scales it and
-//! [`encode_jpeg`] writes a JPEG with no metadata, within the profile's byte budget.
+//! The stages are separate functions so that each can be replaced on its own: [`inspect`] reads
+//! the header and refuses what must not be decoded, [`decode_scaled`] gives upright sRGB pixels
+//! no larger than the outputs need (shrink on load, see [`decode`]), [`face::detect`] finds the
+//! subject, [`crop_rect`] / [`face::face_crop`] place each crop, [`resize`] scales it (Lanczos3)
+//! and [`encode_within_budget`] writes a JPEG with no metadata, within the profile's byte budget.
 //! [`Pipeline::process`] runs them in order; the engine calls it on a blocking worker pool.
+//! `docs/photos.md` describes the behaviour for users.
+
+pub mod decode;
+pub mod face;
+#[cfg(feature = "turbojpeg")]
+mod turbo;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
-use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
+use image::{ImageFormat, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Format, Photo, Profile};
 
+pub use decode::{Decoded, decode, decode_scaled, flatten_on_white};
+pub use face::{Detection, FaceBox};
+
 /// Where the crop is placed in the source photo.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CropMode {
-    /// Anchored towards the top, where the face of a school portrait is.
+    /// Around the detected face, at a standard head-and-shoulders position; falls back to
+    /// [`CropMode::Top`] (and flags the photo) when there is not exactly one clear face.
     #[default]
+    Face,
+    /// Anchored towards the top, where the face of a school portrait is.
     Top,
     /// Centred.
     Center,
@@ -46,6 +60,10 @@ impl Default for Pipeline {
     }
 }
 
+/// Shrink on load keeps the decoded short side at least this many times the largest output
+/// side (DCT scaling is a crude filter; the Lanczos3 resize after it does the real work).
+pub const DECODE_HEADROOM: f64 = 1.5;
+
 /// What the header of a source photo says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceInfo {
@@ -54,14 +72,8 @@ pub struct SourceInfo {
     pub height: u32,
 }
 
-/// A source photo decoded and turned upright, as 8-bit RGB.
-#[derive(Debug)]
-pub struct Decoded {
-    pub image: RgbImage,
-}
-
 /// A crop rectangle in the upright source, in pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rect {
     pub x: f64,
     pub y: f64,
@@ -69,17 +81,104 @@ pub struct Rect {
     pub height: f64,
 }
 
+impl Rect {
+    /// Whether `other` lies entirely inside this rectangle (with `slack` pixels of tolerance).
+    pub fn contains(&self, other: &Rect, slack: f64) -> bool {
+        other.x >= self.x - slack
+            && other.y >= self.y - slack
+            && other.x + other.width <= self.x + self.width + slack
+            && other.y + other.height <= self.y + self.height + slack
+    }
+}
+
+impl From<FaceBox> for Rect {
+    fn from(f: FaceBox) -> Rect {
+        Rect {
+            x: f.x,
+            y: f.y,
+            width: f.width,
+            height: f.height,
+        }
+    }
+}
+
+/// Why a photo should be looked at before it is sent. `Display` gives the flag text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Review {
+    /// Face crop asked for, no face found: the top-anchored crop was used.
+    NoFace,
+    /// Several faces of similar size: the top-anchored crop was used.
+    SeveralFaces { count: usize },
+    /// The only face is too small to be the subject: the top-anchored crop was used.
+    FaceTooSmall,
+    /// The source's short side is below an output's size: that output is upscaled.
+    SmallSource {
+        width: u32,
+        height: u32,
+        profile_width: u32,
+        profile_height: u32,
+    },
+    /// Decoded, but something was off (e.g. an unreadable colour profile).
+    Note { text: String },
+}
+
+impl Review {
+    /// A stable short code (`no_face`, `several_faces`...), e.g. for a contact sheet.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Review::NoFace => "no_face",
+            Review::SeveralFaces { .. } => "several_faces",
+            Review::FaceTooSmall => "face_too_small",
+            Review::SmallSource { .. } => "small_source",
+            Review::Note { .. } => "note",
+        }
+    }
+}
+
+impl fmt::Display for Review {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Review::NoFace => write!(f, "no face found; cropped from the top"),
+            Review::SeveralFaces { count } => {
+                write!(f, "{count} faces found; cropped from the top")
+            }
+            Review::FaceTooSmall => {
+                write!(f, "face too small to be the subject; cropped from the top")
+            }
+            Review::SmallSource {
+                width,
+                height,
+                profile_width,
+                profile_height,
+            } => write!(
+                f,
+                "source {width}x{height} is smaller than the {profile_width}x{profile_height} output"
+            ),
+            Review::Note { text } => f.write_str(text),
+        }
+    }
+}
+
 /// Everything the pipeline derived from one source photo.
 #[derive(Debug, Clone)]
 pub struct Processed {
-    /// BLAKE3 of the source file's bytes, hex: identifies the source across runs.
+    /// BLAKE3 of the source file's bytes, hex: identifies the source across runs (and finds the
+    /// same placeholder delivered for several people).
     pub source_hash: String,
     /// Upright source size.
     pub width: u32,
     pub height: u32,
     pub photos: BTreeMap<Profile, Photo>,
-    /// Things a person should look at before sending (photo too small...).
+    /// Things a person should look at before sending: the text of each [`Review`].
     pub flags: Vec<String>,
+    /// The same, structured.
+    pub review: Vec<Review>,
+    /// The face the crops were placed around (upright source pixels), when crop = "face" found
+    /// one; for several faces, the largest (not used for cropping).
+    pub face: Option<FaceBox>,
+    /// Where each profile's crop was taken from, in upright source pixels.
+    pub crops: BTreeMap<Profile, Rect>,
 }
 
 impl Pipeline {
@@ -92,26 +191,79 @@ impl Pipeline {
     /// Like [`Pipeline::process`], on bytes already read.
     pub fn process_bytes(&self, bytes: &[u8], profiles: &[Profile]) -> Result<Processed> {
         let info = inspect(bytes, self.max_pixels)?;
-        let decoded = decode(bytes, info)?;
-        let (width, height) = decoded.image.dimensions();
-        let mut flags = Vec::new();
+        let largest = profiles
+            .iter()
+            .map(|p| p.width.max(p.height))
+            .max()
+            .unwrap_or(0);
+        let min_short = (f64::from(largest) * DECODE_HEADROOM).ceil() as u32;
+        let decoded = decode_scaled(bytes, info, min_short)?;
+        let (width, height) = (decoded.source_width, decoded.source_height);
+        let mut review: Vec<Review> = decoded
+            .notes
+            .iter()
+            .map(|n| Review::Note { text: n.clone() })
+            .collect();
+
+        let (face, detected) = match self.crop {
+            CropMode::Face => match face::detect(&decoded.image, width, height) {
+                Detection::Face(f) => (Some(f), true),
+                Detection::None => {
+                    review.push(Review::NoFace);
+                    (None, false)
+                }
+                Detection::Several { count, largest } => {
+                    review.push(Review::SeveralFaces { count });
+                    (Some(largest), false)
+                }
+                Detection::TooSmall(f) => {
+                    review.push(Review::FaceTooSmall);
+                    (Some(f), false)
+                }
+            },
+            CropMode::Top | CropMode::Center => (None, false),
+        };
+
+        let (sx, sy) = decoded.scale();
         let mut photos = BTreeMap::new();
+        let mut crops = BTreeMap::new();
         for profile in profiles {
             if photos.contains_key(profile) {
                 continue;
             }
             if width.min(height) < profile.width.min(profile.height) {
-                let flag = format!(
-                    "source {width}x{height} is smaller than the {}x{} output",
-                    profile.width, profile.height
-                );
-                if !flags.contains(&flag) {
-                    flags.push(flag);
+                let r = Review::SmallSource {
+                    width,
+                    height,
+                    profile_width: profile.width,
+                    profile_height: profile.height,
+                };
+                if !review.contains(&r) {
+                    review.push(r);
                 }
             }
-            let rect = crop_rect(width, height, profile, self.crop);
-            let pixels = resize(&decoded.image, rect, profile.width, profile.height)?;
+            let rect = match (face, detected) {
+                (Some(f), true) => face::face_crop(
+                    &f,
+                    width,
+                    height,
+                    f64::from(profile.width) / f64::from(profile.height),
+                    f64::from(profile.width.min(profile.height)),
+                ),
+                _ if self.crop == CropMode::Center => {
+                    crop_rect(width, height, profile, CropMode::Center)
+                }
+                _ => crop_rect(width, height, profile, CropMode::Top),
+            };
+            let scaled = Rect {
+                x: rect.x * sx,
+                y: rect.y * sy,
+                width: rect.width * sx,
+                height: rect.height * sy,
+            };
+            let pixels = resize(&decoded.image, scaled, profile.width, profile.height)?;
             let bytes = encode_within_budget(&pixels, profile)?;
+            crops.insert(*profile, rect);
             photos.insert(
                 *profile,
                 Photo {
@@ -127,7 +279,10 @@ impl Pipeline {
             width,
             height,
             photos,
-            flags,
+            flags: review.iter().map(ToString::to_string).collect(),
+            review,
+            face,
+            crops,
         })
     }
 }
@@ -210,39 +365,6 @@ fn looks_like_text(bytes: &[u8]) -> bool {
         .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace() || b >= 0x80)
 }
 
-/// Decodes to upright 8-bit RGB: EXIF orientation applied, alpha flattened onto white.
-pub fn decode(bytes: &[u8], info: SourceInfo) -> Result<Decoded> {
-    let mut decoder = image::ImageReader::with_format(Cursor::new(bytes), info.format)
-        .into_decoder()
-        .map_err(|e| Error::input(format!("cannot decode the photo: {e}")))?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder)
-        .map_err(|e| Error::input(format!("cannot decode the photo: {e}")))?;
-    image.apply_orientation(orientation);
-    let image = if image.color().has_alpha() {
-        flatten_on_white(&image)
-    } else {
-        image.into_rgb8()
-    };
-    Ok(Decoded { image })
-}
-
-fn flatten_on_white(image: &DynamicImage) -> RgbImage {
-    let rgba = image.to_rgba8();
-    let (w, h) = rgba.dimensions();
-    let mut out = RgbImage::new(w, h);
-    for (src, dst) in rgba.pixels().zip(out.pixels_mut()) {
-        let a = u32::from(src[3]);
-        for c in 0..3 {
-            let v = (u32::from(src[c]) * a + 255 * (255 - a) + 127) / 255;
-            dst[c] = v as u8;
-        }
-    }
-    out
-}
-
 /// The largest rectangle of the profile's shape that fits the source, placed by `mode`.
 pub fn crop_rect(width: u32, height: u32, profile: &Profile, mode: CropMode) -> Rect {
     let (sw, sh) = (f64::from(width), f64::from(height));
@@ -256,7 +378,7 @@ pub fn crop_rect(width: u32, height: u32, profile: &Profile, mode: CropMode) -> 
     let spare = sh - ch;
     let y = match mode {
         // A school portrait has its face in the upper half: keep the head, lose the waist.
-        CropMode::Top => spare * 0.2,
+        CropMode::Top | CropMode::Face => spare * 0.2,
         CropMode::Center => spare / 2.0,
     };
     Rect {
@@ -336,6 +458,14 @@ pub fn encode_within_budget(image: &RgbImage, profile: &Profile) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::DynamicImage;
+
+    fn top() -> Pipeline {
+        Pipeline {
+            crop: CropMode::Top,
+            ..Pipeline::default()
+        }
+    }
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_fn(w, h, |x, y| {
@@ -357,7 +487,7 @@ mod tests {
 
     #[test]
     fn process_renders_every_profile_once() {
-        let p = Pipeline::default();
+        let p = top();
         let out = p
             .process_bytes(
                 &jpeg(400, 500),
@@ -432,9 +562,10 @@ mod tests {
 
     #[test]
     fn small_sources_are_flagged() {
-        let out = Pipeline::default()
+        let out = top()
             .process_bytes(&jpeg(50, 60), &[Profile::square(96)])
             .unwrap();
-        assert_eq!(out.flags.len(), 1);
+        assert_eq!(out.flags, ["source 50x60 is smaller than the 96x96 output"]);
+        assert_eq!(out.review[0].code(), "small_source");
     }
 }

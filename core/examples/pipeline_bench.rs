@@ -1,0 +1,145 @@
+//! Benchmark driver for `bench/pipeline.sh`: generates synthetic 24 MP portraits and runs
+//! picday's pipeline on photos, printing per-photo times and peak memory.
+//!
+//! Why an example and not criterion: the comparison is against `vipsthumbnail` and ImageMagick
+//! run as processes on the same files, so picday is measured the same way (a release binary,
+//! one photo after another on one core), including its process start when run per photo.
+//!
+//! ```text
+//! pipeline_bench generate SRC.jpg DIR COUNT    # 4000x6000 portraits, Q90 4:2:0
+//! pipeline_bench run [--crop face|top|center] [--out DIR] FILE...
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use picday_core::Profile;
+use picday_core::pipeline::{CropMode, Pipeline};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") if args.len() == 4 => {
+            let n: u32 = args[3].parse().unwrap_or(20);
+            generate(Path::new(&args[1]), Path::new(&args[2]), n)
+        }
+        Some("run") => run(&args[1..]),
+        _ => Err(
+            "usage: pipeline_bench generate SRC DIR COUNT | run [--crop MODE] [--out DIR] FILE..."
+                .into(),
+        ),
+    };
+    if let Err(e) = result {
+        eprintln!("pipeline_bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+type Res = Result<(), String>;
+
+/// 24 MP portraits from a real one: the source portrait upscaled to 4000x6000 with sensor-like
+/// noise (a different seed per file), so files are photo-sized and the face detector has a real
+/// face to find.
+fn generate(src: &Path, dir: &Path, count: u32) -> Res {
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let source = image::open(src).map_err(|e| e.to_string())?.into_rgb8();
+    let (w, h) = (4000u32, 6000u32);
+    let from = images::ImageRef::new(
+        source.width(),
+        source.height(),
+        source.as_raw(),
+        PixelType::U8x3,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut big = images::Image::new(w, h, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .fit_into_destination(None);
+    Resizer::new()
+        .resize(&from, &mut big, &options)
+        .map_err(|e| e.to_string())?;
+    for i in 0..count {
+        let mut state = 0x2545_F491_4F6C_DD1Du64 ^ (u64::from(i) + 1).wrapping_mul(0x9E37_79B9);
+        let pixels: Vec<u8> = big
+            .buffer()
+            .iter()
+            .map(|&v| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let noise = (state % 13) as i32 - 6;
+                (i32::from(v) + noise).clamp(0, 255) as u8
+            })
+            .collect();
+        let path = dir.join(format!("portrait-{i:02}.jpg"));
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(&pixels, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&path, out).map_err(|e| e.to_string())?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn run(args: &[String]) -> Res {
+    let mut crop = CropMode::Face;
+    let mut out: Option<PathBuf> = None;
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--crop" => {
+                crop = match it.next().map(String::as_str) {
+                    Some("top") => CropMode::Top,
+                    Some("center") => CropMode::Center,
+                    _ => CropMode::Face,
+                }
+            }
+            "--out" => out = it.next().map(PathBuf::from),
+            f => files.push(PathBuf::from(f)),
+        }
+    }
+    let pipeline = Pipeline {
+        crop,
+        ..Pipeline::default()
+    };
+    let profiles = [Profile::square(640)];
+    let mut times = Vec::new();
+    for f in &files {
+        let start = Instant::now();
+        let processed = pipeline
+            .process(f, &profiles)
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        if let Some(dir) = &out {
+            let name = f.file_name().map(PathBuf::from).unwrap_or_default();
+            for photo in processed.photos.values() {
+                std::fs::write(dir.join(&name), &photo.bytes).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    println!(
+        "photos={} median_ms={median:.1} mean_ms={mean:.1} peak_rss_kb={}",
+        times.len(),
+        peak_rss_kb()
+    );
+    Ok(())
+}
+
+/// VmHWM from /proc (Linux); 0 elsewhere.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

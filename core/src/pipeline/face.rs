@@ -1,0 +1,254 @@
+//! Face-aware cropping: finds the face in a portrait and frames every output around it.
+//!
+//! Why: photographers frame loosely and inconsistently (a child on a chair, a teacher close up),
+//! so a fixed "top third" crop cuts chins on some photos and shows knees on others. The
+//! detector is SeetaFace (the pure-Rust `rustface` port) with its frontal model (BSD-2-Clause,
+//! committed in `core/models/` with its licence) embedded in the binary: no network, no files
+//! to install, deterministic. It runs on a small greyscale copy (short side [`DETECT_SHORT`]
+//! pixels), which is enough for a face that fills a portrait and costs a few milliseconds.
+//!
+//! When the detector is not sure (no face, several faces, a face too small to be the subject),
+//! the caller falls back to the top-anchored crop and flags the photo for review.
+
+use std::cell::RefCell;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::Rect;
+
+/// The SeetaFace frontal face model (BSD-2-Clause, see `core/models/SEETAFACE-LICENSE`).
+static MODEL: &[u8] = include_bytes!("../../models/seeta_fd_frontal_v1.0.bin");
+
+/// Short side of the greyscale copy the detector runs on.
+pub const DETECT_SHORT: u32 = 200;
+/// A face narrower than this fraction of the photo's short side is not taken as the subject.
+pub const MIN_FACE_FRACTION: f64 = 0.12;
+/// A second face at least this fraction of the largest one's width means a group photo.
+pub const SECOND_FACE_FRACTION: f64 = 0.5;
+/// Framing: the face box is this fraction of the crop's short side...
+pub const FACE_WIDTH_IN_CROP: f64 = 0.42;
+/// ...and its top edge sits this fraction of the crop's short side below the crop's top
+/// (room for hair and a little headroom).
+pub const FACE_TOP_IN_CROP: f64 = 0.22;
+/// The crop's short side never goes below this fraction of the photo's short side: keeps the
+/// head-and-shoulders look on close-ups and stays within the shrink-on-load headroom.
+pub const MIN_CROP_FRACTION: f64 = 0.66;
+
+/// A face found in a photo, in upright source pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    /// Detector confidence (SeetaFace score; about 2 is a weak face, 10+ a clear one).
+    pub score: f64,
+}
+
+/// What the detector concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detection {
+    /// One clear face.
+    Face(FaceBox),
+    /// No face at all.
+    None,
+    /// More than one face of similar size: the largest is given for the preview.
+    Several { count: usize, largest: FaceBox },
+    /// Only a face too small to be the subject of the portrait.
+    TooSmall(FaceBox),
+}
+
+thread_local! {
+    // The detector keeps scratch buffers and is not Send: one per worker thread, built once.
+    static DETECTOR: RefCell<Option<Box<dyn rustface::Detector>>> = const { RefCell::new(None) };
+}
+
+fn with_detector<T>(min_face: u32, f: impl FnOnce(&mut dyn rustface::Detector) -> T) -> Option<T> {
+    DETECTOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let model = rustface::read_model(std::io::Cursor::new(MODEL)).ok()?;
+            let mut d = rustface::create_detector_with_model(model);
+            d.set_score_thresh(2.0);
+            d.set_pyramid_scale_factor(0.8);
+            d.set_slide_window_step(4, 4);
+            *slot = Some(d);
+        }
+        slot.as_mut().map(|d| {
+            d.set_min_face_size(min_face);
+            f(d.as_mut())
+        })
+    })
+}
+
+/// Finds the subject's face in upright pixels `image`, which show a source of
+/// `source_width`x`source_height` upright pixels (boxes are returned in source pixels).
+pub fn detect(image: &RgbImage, source_width: u32, source_height: u32) -> Detection {
+    let (w, h) = image.dimensions();
+    let short = w.min(h);
+    if short < 40 {
+        return Detection::None;
+    }
+    let factor = f64::from(DETECT_SHORT.min(short)) / f64::from(short);
+    let gw = ((f64::from(w) * factor).round() as u32).max(1);
+    let gh = ((f64::from(h) * factor).round() as u32).max(1);
+    let Some(grey) = grey_copy(image, gw, gh) else {
+        return Detection::None;
+    };
+    // Faces well below the "too small" threshold are not searched for at all: each smaller size
+    // is another pyramid level, and this is most of the detector's time.
+    let min_face = ((f64::from(gw.min(gh)) * MIN_FACE_FRACTION * 0.8) as u32).max(20);
+    let faces = with_detector(min_face, |d| {
+        d.detect(&rustface::ImageData::new(&grey, gw, gh))
+    })
+    .unwrap_or_default();
+    let to_source = f64::from(source_width) / f64::from(gw);
+    let to_source_y = f64::from(source_height) / f64::from(gh);
+    let mut boxes: Vec<FaceBox> = faces
+        .iter()
+        .map(|f| {
+            let b = f.bbox();
+            FaceBox {
+                x: f64::from(b.x()) * to_source,
+                y: f64::from(b.y()) * to_source_y,
+                width: f64::from(b.width()) * to_source,
+                height: f64::from(b.height()) * to_source_y,
+                score: f.score(),
+            }
+        })
+        .collect();
+    // Largest first; ties broken by position so the result never depends on detector order.
+    boxes.sort_by(|a, b| {
+        b.width
+            .total_cmp(&a.width)
+            .then(a.y.total_cmp(&b.y))
+            .then(a.x.total_cmp(&b.x))
+    });
+    classify(&boxes, source_width.min(source_height))
+}
+
+fn classify(boxes: &[FaceBox], source_short: u32) -> Detection {
+    let Some(&largest) = boxes.first() else {
+        return Detection::None;
+    };
+    let count = boxes
+        .iter()
+        .filter(|b| b.width >= largest.width * SECOND_FACE_FRACTION)
+        .count();
+    if count > 1 {
+        Detection::Several { count, largest }
+    } else if largest.width < f64::from(source_short) * MIN_FACE_FRACTION {
+        Detection::TooSmall(largest)
+    } else {
+        Detection::Face(largest)
+    }
+}
+
+/// Luma (BT.601) of a small copy made with a cheap box-like reduction.
+fn grey_copy(image: &RgbImage, gw: u32, gh: u32) -> Option<Vec<u8>> {
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+    let (w, h) = image.dimensions();
+    let src = images::ImageRef::new(w, h, image.as_raw(), PixelType::U8x3).ok()?;
+    let mut dst = images::Image::new(gw, gh, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
+    Resizer::new().resize(&src, &mut dst, &options).ok()?;
+    Some(
+        dst.buffer()
+            .chunks_exact(3)
+            .map(|p| {
+                let y = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
+                ((y + 500) / 1000) as u8
+            })
+            .collect(),
+    )
+}
+
+/// Places a crop of the profile's shape (`aspect` = width / height) so that the face sits at
+/// the standard head-and-shoulders position, inside a `width`x`height` source. `min_side` is the
+/// smallest crop short side wanted (usually the output size, to avoid upscaling).
+pub fn face_crop(face: &FaceBox, width: u32, height: u32, aspect: f64, min_side: f64) -> Rect {
+    let (sw, sh) = (f64::from(width), f64::from(height));
+    let floor = (sw.min(sh) * MIN_CROP_FRACTION).max(min_side);
+    let side = (face.width / FACE_WIDTH_IN_CROP).max(floor);
+    let (mut cw, mut ch) = if aspect >= 1.0 {
+        (side * aspect, side)
+    } else {
+        (side, side / aspect)
+    };
+    // Shrink (keeping the shape) until it fits the photo.
+    let fit = (sw / cw).min(sh / ch).min(1.0);
+    cw *= fit;
+    ch *= fit;
+    let short = cw.min(ch);
+    let cx = face.x + face.width / 2.0;
+    // min/max rather than clamp: after the fit, sw - cw may be a rounding error below zero.
+    let x = (cx - cw / 2.0).min(sw - cw).max(0.0);
+    let y = (face.y - short * FACE_TOP_IN_CROP).min(sh - ch).max(0.0);
+    Rect {
+        x,
+        y,
+        width: cw,
+        height: ch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f64, y: f64, w: f64) -> FaceBox {
+        FaceBox {
+            x,
+            y,
+            width: w,
+            height: w,
+            score: 10.0,
+        }
+    }
+
+    #[test]
+    fn face_sits_at_the_standard_position_in_square_and_portrait_crops() {
+        // A face large enough that the crop is not held at its minimum size.
+        let f = face(3500.0, 2500.0, 3000.0);
+        for aspect in [1.0, 0.75, 0.8] {
+            let r = face_crop(&f, 10000, 12000, aspect, 640.0);
+            assert!((r.width / r.height - aspect).abs() < 1e-9);
+            let short = r.width.min(r.height);
+            assert!((f.width / short - FACE_WIDTH_IN_CROP).abs() < 1e-9, "{r:?}");
+            assert!((f.y - r.y - short * FACE_TOP_IN_CROP).abs() < 1e-9, "{r:?}");
+            assert!((f.x + f.width / 2.0 - (r.x + r.width / 2.0)).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn crop_stays_inside_the_photo_when_the_face_is_near_an_edge() {
+        let f = face(10.0, 5.0, 200.0);
+        let r = face_crop(&f, 640, 800, 1.0, 96.0);
+        assert!(r.x >= 0.0 && r.y >= 0.0);
+        assert!(r.x + r.width <= 640.0 + 1e-9 && r.y + r.height <= 800.0 + 1e-9);
+        // Close-up: the crop would be wider than the photo, so it is shrunk to fit.
+        let r = face_crop(&face(100.0, 100.0, 500.0), 640, 800, 0.75, 96.0);
+        assert!(r.width <= 640.0 + 1e-9 && r.height <= 800.0 + 1e-9, "{r:?}");
+    }
+
+    #[test]
+    fn several_similar_faces_or_a_tiny_face_are_not_trusted() {
+        let big = face(0.0, 0.0, 300.0);
+        assert_eq!(
+            classify(&[big, face(500.0, 0.0, 200.0)], 1000),
+            Detection::Several {
+                count: 2,
+                largest: big
+            }
+        );
+        // A small background false positive next to a clear face is ignored.
+        assert_eq!(
+            classify(&[big, face(500.0, 0.0, 60.0)], 1000),
+            Detection::Face(big)
+        );
+        let tiny = face(0.0, 0.0, 100.0);
+        assert_eq!(classify(&[tiny], 1000), Detection::TooSmall(tiny));
+        assert_eq!(classify(&[], 1000), Detection::None);
+    }
+}

@@ -1,0 +1,62 @@
+//! JPEG pixels through libjpeg-turbo (cargo feature `turbojpeg`).
+//!
+//! Why: libjpeg-turbo's Huffman decoder and scaled IDCTs are about a third faster than the
+//! pure-Rust decoder, and it offers every n/8 scale, so the decode can stop closer to the size
+//! the outputs need. It is C built with cmake and nasm, so it stays opt-in (schools build on
+//! Windows with only a Rust toolchain). Metadata (EXIF orientation, ICC) is still read by the
+//! pure-Rust parser in `decode.rs`; this module only produces pixels in the same layouts.
+
+use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, ScalingFactor};
+
+use super::decode::Raw;
+use crate::error::{Error, Result};
+
+fn turbo_error(e: turbojpeg::Error) -> Error {
+    Error::input(format!("cannot decode the photo: {e}"))
+}
+
+/// Decodes at the smallest n/8 scale that keeps the short side >= `min_short`.
+pub(super) fn decode(bytes: &[u8], min_short: u32) -> Result<(u32, u32, Raw)> {
+    let mut d = Decompressor::new().map_err(turbo_error)?;
+    let header = d.read_header(bytes).map_err(turbo_error)?;
+    let short = header.width.min(header.height);
+    let need = usize::try_from(min_short).unwrap_or(usize::MAX);
+    let factor = Decompressor::supported_scaling_factors()
+        .into_iter()
+        .filter(|f| f.num() <= f.denom() && f.scale(short) >= need.min(short))
+        .min_by_key(|f| f.num() * 16 / f.denom())
+        .unwrap_or(ScalingFactor::ONE);
+    d.set_scaling_factor(factor).map_err(turbo_error)?;
+    let scaled = header.scaled(factor);
+    let format = match header.colorspace {
+        Colorspace::Gray => PixelFormat::GRAY,
+        Colorspace::CMYK | Colorspace::YCCK => PixelFormat::CMYK,
+        _ => PixelFormat::RGB,
+    };
+    let pitch = scaled.width * format.size();
+    let mut pixels = vec![0u8; pitch * scaled.height];
+    d.decompress(
+        bytes,
+        Image {
+            pixels: pixels.as_mut_slice(),
+            width: scaled.width,
+            pitch,
+            height: scaled.height,
+            format,
+        },
+    )
+    .map_err(turbo_error)?;
+    let raw = match format {
+        PixelFormat::GRAY => Raw::Gray(pixels),
+        PixelFormat::CMYK => {
+            // libjpeg-turbo hands back the stored (Adobe, inverted) values; the rest of the
+            // pipeline works in ink amounts, like jpeg-decoder.
+            pixels.iter_mut().for_each(|v| *v = 255 - *v);
+            Raw::Cmyk(pixels)
+        }
+        _ => Raw::Rgb(pixels),
+    };
+    let w = u32::try_from(scaled.width).map_err(|_| Error::input("JPEG too wide"))?;
+    let h = u32::try_from(scaled.height).map_err(|_| Error::input("JPEG too tall"))?;
+    Ok((w, h, raw))
+}
