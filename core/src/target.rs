@@ -85,6 +85,13 @@ pub trait Target: Send + Sync + std::fmt::Debug {
         Ok(Subject::new(key, person))
     }
 
+    /// The retry policy this target's service calls for (documented backoff, number of tries),
+    /// if it differs from the run's. [`crate::layers::stack`] uses it instead of
+    /// [`crate::layers::StackOptions::retry`]. Layers forward it.
+    fn retry_policy(&self) -> Option<crate::layers::RetryPolicy> {
+        None
+    }
+
     /// Verifies configuration, credentials and reachability without changing anything.
     async fn check(&self) -> Result<CheckReport>;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::layers::RetryPolicy;
 use crate::model::{Photo, Subject, Template};
 use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo, ensure_profile};
 
@@ -31,6 +32,9 @@ impl Target for DryRun {
     }
     fn key_template(&self) -> &Template {
         self.inner.key_template()
+    }
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        self.inner.retry_policy()
     }
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await

@@ -166,6 +166,9 @@ impl Target for Retry {
     fn key_template(&self) -> &Template {
         self.inner.key_template()
     }
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        self.inner.retry_policy()
+    }
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }

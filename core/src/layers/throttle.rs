@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::{ErrorKind, Result};
+use crate::layers::RetryPolicy;
 use crate::model::{Photo, Subject, Template};
 use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo};
 
@@ -181,6 +182,9 @@ impl Target for Throttle {
     }
     fn key_template(&self) -> &Template {
         self.inner.key_template()
+    }
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        self.inner.retry_policy()
     }
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await

@@ -1,0 +1,157 @@
+//! The `[targets.NAME]` options of a `type = "google"` section, and their validation.
+//!
+//! Kept apart from the target so that every option is checked once, when the configuration is
+//! loaded, with errors that name the key: a school finds a wrong `api_url` or size on
+//! `picday check`, not halfway through 3,000 uploads.
+
+use std::path::PathBuf;
+
+use picday_core::{Error, Profile, Result, TargetSpec, Template};
+use serde::Deserialize;
+
+/// Google's Admin SDK host.
+pub const DEFAULT_API_URL: &str = "https://admin.googleapis.com";
+/// Width and height of the square photo sent by default.
+pub const DEFAULT_SIZE: u32 = 512;
+/// Requests at once by default (GAM's default too).
+pub const DEFAULT_MAX_CONCURRENCY: usize = 5;
+/// Attempts per request for temporary failures (GAM's default `api_calls_tries_limit`).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// Largest photo sent by default: well under the Admin console's 5 MB.
+pub const DEFAULT_MAX_BYTES: usize = 1_000_000;
+
+/// The options as written in `picday.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleConfig {
+    /// The service account's JSON key file, relative to `picday.toml`.
+    pub service_account_key: PathBuf,
+    /// The administrator to act as (domain-wide delegation). Without it, the service account
+    /// itself must hold an admin role (delegated-admin service account).
+    #[serde(default)]
+    pub admin: Option<String>,
+    /// The user key template (primary email, alias or user id).
+    #[serde(default = "default_user")]
+    pub user: Template,
+    #[serde(default)]
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub size: Option<u32>,
+    #[serde(default)]
+    pub quality: Option<u8>,
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+    /// Delete the current photo before the update (replaces photos users set themselves).
+    #[serde(default = "yes")]
+    pub replace_user_photos: bool,
+    #[serde(default)]
+    pub max_concurrency: Option<usize>,
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// The user `check` reads when there is no `admin`.
+    #[serde(default)]
+    pub check_user: Option<String>,
+}
+
+fn default_user() -> Template {
+    Template::parse("{mail}").expect("static template")
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The validated settings the target runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    pub key_file: PathBuf,
+    pub admin: Option<String>,
+    pub user: Template,
+    /// Without a trailing slash.
+    pub api_url: String,
+    pub profile: Profile,
+    pub replace_user_photos: bool,
+    pub max_concurrency: usize,
+    pub max_attempts: u32,
+    pub check_user: Option<String>,
+}
+
+impl Settings {
+    /// Validates a parsed section.
+    pub fn from_config(spec: &TargetSpec, cfg: GoogleConfig) -> Result<Settings> {
+        let bad = |key: &str, msg: String| {
+            let place = spec
+                .line_of_key(key)
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            Error::config(format!("{place}[targets.{}]: `{key}` {msg}", spec.name))
+        };
+        let api_url = cfg
+            .api_url
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://"))
+            || reqwest::Url::parse(&api_url).is_err()
+        {
+            return Err(bad(
+                "api_url",
+                format!("must be an http(s) URL, not {api_url:?}"),
+            ));
+        }
+        let size = cfg.size.unwrap_or(DEFAULT_SIZE);
+        if !(96..=2048).contains(&size) {
+            return Err(bad("size", format!("{size} must be between 96 and 2048")));
+        }
+        let quality = cfg.quality.unwrap_or(spec.photo.quality);
+        if !(1..=100).contains(&quality) {
+            return Err(bad(
+                "quality",
+                format!("{quality} must be between 1 and 100"),
+            ));
+        }
+        let max_bytes = cfg.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
+        if max_bytes < 4096 {
+            return Err(bad(
+                "max_bytes",
+                format!("{max_bytes} is too small for a photo"),
+            ));
+        }
+        let admin = cfg.admin.map(|a| a.trim().to_string());
+        if admin.as_deref().is_some_and(|a| !a.contains('@')) {
+            return Err(bad(
+                "admin",
+                "must be the administrator's email address".into(),
+            ));
+        }
+        let max_attempts = cfg.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=30).contains(&max_attempts) {
+            return Err(bad(
+                "max_attempts",
+                format!("{max_attempts} must be between 1 and 30"),
+            ));
+        }
+        let max_concurrency = cfg.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
+        if !(1..=50).contains(&max_concurrency) {
+            return Err(bad(
+                "max_concurrency",
+                format!("{max_concurrency} must be between 1 and 50"),
+            ));
+        }
+        Ok(Settings {
+            name: spec.name.clone(),
+            key_file: spec.resolve_path(&cfg.service_account_key),
+            admin,
+            user: cfg.user,
+            api_url,
+            profile: Profile::square(size)
+                .with_quality(quality)
+                .with_max_bytes(max_bytes),
+            replace_user_photos: cfg.replace_user_photos,
+            max_concurrency,
+            max_attempts,
+            check_user: cfg.check_user,
+        })
+    }
+}
