@@ -456,6 +456,7 @@ pub fn encode_within_budget(image: &RgbImage, profile: &Profile) -> Result<Vec<u
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use image::DynamicImage;
