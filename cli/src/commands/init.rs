@@ -15,8 +15,9 @@ const CONFIG: &str = r#"# picday configuration. Docs: docs/configuration.md
 mapping = "photos.csv"
 
 [photo]
-# Where the crop sits in the source photo.
-# crop = "top"
+# Where the crop sits: "face" (default: the face at a standard place, head and shoulders),
+# "top" or "center". Photos where no single face is found are cropped from the top and flagged.
+# crop = "face"
 # JPEG quality for targets that do not set their own.
 # quality = 85
 
