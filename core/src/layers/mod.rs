@@ -60,6 +60,7 @@ pub fn stack(target: Arc<dyn Target>, options: &StackOptions) -> Arc<dyn Target>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 mod tests {
     use std::time::Duration;
 

@@ -170,6 +170,7 @@ pub fn api_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 mod tests {
     use super::*;
 

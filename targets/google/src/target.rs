@@ -291,6 +291,7 @@ impl Target for GoogleTarget {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 mod tests {
     use super::*;
 

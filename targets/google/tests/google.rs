@@ -1,6 +1,8 @@
 //! The google target against mock servers on 127.0.0.1 that answer as Google documents: the
 //! token endpoint and the Directory API's users.photos.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! Shared helpers for the google target's tests: the test key, targets pointed at a local mock
 //! server, and Google's documented bodies.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
