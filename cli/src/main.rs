@@ -90,7 +90,7 @@ fn main() -> ExitCode {
             Command::Init { dir } => commands::init::run(&dir),
             Command::Check(args) => commands::check::run(&cli.config, args, cli.json).await,
             Command::Push(args) => commands::push::run(&cli.config, args, cli.json).await,
-            Command::Targets => commands::targets::run(cli.json),
+            Command::Targets => commands::targets::run(&cli.config, cli.json),
         }
     });
     match result {

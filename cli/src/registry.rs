@@ -14,3 +14,13 @@ pub fn builtin() -> Registry {
     picday_target_google::register(&mut registry);
     registry
 }
+
+/// The built-in types plus the plugins found in `plugin_dirs` (from the configuration) and
+/// `PICDAY_PLUGIN_PATH` (see docs/adding-a-target.md).
+pub fn with_plugins(plugin_dirs: &[std::path::PathBuf]) -> Registry {
+    let mut registry = builtin();
+    for skipped in picday_plugin::discover(&mut registry, plugin_dirs).skipped {
+        tracing::warn!("{skipped}");
+    }
+    registry
+}

@@ -40,7 +40,7 @@ pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
             .into());
         }
     }
-    let registry = crate::registry::builtin();
+    let registry = crate::registry::with_plugins(&config.plugin_dirs);
     let mut targets = Vec::new();
     for spec in &config.targets {
         let chosen = if only_targets.is_empty() {

@@ -26,6 +26,9 @@ pub struct Config {
     pub photo: PhotoConfig,
     pub run: RunConfig,
     pub targets: Vec<TargetSpec>,
+    /// Top-level `plugin_dirs = [...]`: folders searched for target plugins, resolved against
+    /// the configuration's folder (see `picday-plugin`).
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
 /// `[source]`: where people and photos come from.
@@ -219,6 +222,8 @@ fn backticked(msg: &str) -> Option<&str> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    plugin_dirs: Vec<PathBuf>,
     source: SourceConfig,
     #[serde(default)]
     photo: PhotoConfig,
@@ -317,6 +322,7 @@ impl Config {
                 span,
             });
         }
+        let plugin_dirs = raw.plugin_dirs.iter().map(|d| base_dir.join(d)).collect();
         Ok(Config {
             path: path.to_path_buf(),
             base_dir,
@@ -324,6 +330,7 @@ impl Config {
             photo: raw.photo,
             run: raw.run,
             targets,
+            plugin_dirs,
         })
     }
 
@@ -393,6 +400,18 @@ colour = "blue"
         let c = Config::parse(Path::new("p.toml"), text.into()).unwrap();
         assert_eq!(c.source.format, SourceFormat::Pspa);
         assert_eq!(c.source.roster.as_deref(), Some(Path::new("r.csv")));
+    }
+
+    #[test]
+    fn plugin_dirs_are_relative_to_the_config_file() {
+        let text = "plugin_dirs = [\"plugins\", \"/opt/picday\"]\n[source]\nmapping = \"a.csv\"\n";
+        let c = Config::parse(Path::new("x/p.toml"), text.into()).unwrap();
+        assert_eq!(
+            c.plugin_dirs,
+            [PathBuf::from("x/plugins"), PathBuf::from("/opt/picday")]
+        );
+        let c = Config::parse(Path::new("p.toml"), "[source]\nmapping = \"a\"\n".into()).unwrap();
+        assert!(c.plugin_dirs.is_empty());
     }
 
     #[test]

@@ -3,8 +3,12 @@
 
 use crate::Outcome;
 
-pub fn run(json: bool) -> anyhow::Result<Outcome> {
-    let types = crate::registry::builtin().types();
+pub fn run(config: &std::path::Path, json: bool) -> anyhow::Result<Outcome> {
+    // Plugin folders come from the configuration when there is one, and PICDAY_PLUGIN_PATH.
+    let dirs = picday_core::Config::load(config)
+        .map(|c| c.plugin_dirs)
+        .unwrap_or_default();
+    let types = crate::registry::with_plugins(&dirs).types();
     if json {
         println!("{}", serde_json::to_string_pretty(&types)?);
         return Ok(Outcome::Ok);
