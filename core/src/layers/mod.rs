@@ -90,6 +90,12 @@ mod tests {
         fn retry_policy(&self) -> Option<RetryPolicy> {
             Some(self.1.clone())
         }
+        fn subject(&self, person: Arc<Person>) -> Result<Subject> {
+            if person.field("mail") == Some("../escape") {
+                return Err(Error::input("refused by the target's own key check"));
+            }
+            Ok(Subject::new(self.key_template().render(&person)?, person))
+        }
         async fn check(&self) -> Result<CheckReport> {
             self.0.check().await
         }
@@ -165,5 +171,22 @@ mod tests {
         let e = stacked.put_photo(&subject(), &photo()).await.unwrap_err();
         assert_eq!(e.context_value("attempts"), Some("3"));
         assert_eq!(memory.calls(), 3);
+    }
+
+    #[test]
+    fn every_layer_keeps_the_targets_own_key_check() {
+        let inner = Arc::new(Declares(Arc::new(MemoryTarget::new("m")), policy(1)));
+        let dry = StackOptions {
+            dry_run: true,
+            ..StackOptions::default()
+        };
+        for options in [StackOptions::default(), dry] {
+            let stacked = stack(inner.clone(), &options);
+            let bad = Arc::new(Person::new("a.jpg", [("mail", "../escape")]));
+            let e = stacked.subject(bad).unwrap_err();
+            assert!(e.message().contains("own key check"), "{e}");
+            let good = Arc::new(Person::new("a.jpg", [("mail", "a@s")]));
+            assert_eq!(stacked.subject(good).unwrap().key, "a@s");
+        }
     }
 }

@@ -183,6 +183,9 @@ impl Target for Throttle {
     fn key_template(&self) -> &Template {
         self.inner.key_template()
     }
+    fn subject(&self, person: std::sync::Arc<crate::model::Person>) -> Result<Subject> {
+        self.inner.subject(person)
+    }
     fn retry_policy(&self) -> Option<RetryPolicy> {
         self.inner.retry_policy()
     }
