@@ -41,7 +41,11 @@ fn args() -> Args {
     let mut burst_set = false;
     for pair in argv.chunks(2) {
         let value = pair.get(1).map(String::as_str).unwrap_or("");
-        let num = || value.parse::<f64>().unwrap_or_else(|_| panic!("{} needs a number", pair[0]));
+        let num = || {
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("{} needs a number", pair[0]))
+        };
         match pair[0].as_str() {
             "--users" => a.users = num() as usize,
             "--latency-ms" => a.latency = Duration::from_millis(num() as u64),
@@ -88,12 +92,18 @@ async fn one_at_a_time(fake: &FakeGraph, users: usize, photo: &[u8]) -> (Duratio
         .json()
         .await
         .expect("token json");
-    let token = token["access_token"].as_str().expect("access_token").to_string();
+    let token = token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
     let start = Instant::now();
     let mut lost = 0;
     for i in 0..users {
         let ok = http
-            .put(format!("{}/v1.0/users/user{i}@bench.example/photo/$value", fake.url))
+            .put(format!(
+                "{}/v1.0/users/user{i}@bench.example/photo/$value",
+                fake.url
+            ))
             .bearer_auth(&token)
             .header("content-type", "image/jpeg")
             .body(photo.to_vec())
@@ -171,7 +181,10 @@ async fn main() {
     let quota_time = Duration::from_secs_f64(((a.users as f64 - a.burst).max(0.0)) / a.quota);
     let rate = |t: Duration| a.users as f64 / t.as_secs_f64();
     println!();
-    println!("{:<28} {:>10} {:>12} {:>8} {:>10}", "", "time (s)", "writes/s", "lost", "% quota");
+    println!(
+        "{:<28} {:>10} {:>12} {:>8} {:>10}",
+        "", "time (s)", "writes/s", "lost", "% quota"
+    );
     println!(
         "{:<28} {:>10.1} {:>12.1} {:>8} {:>9.0}%{}",
         "one at a time (classic)",
@@ -180,7 +193,11 @@ async fn main() {
         base_lost,
         100.0 * quota_time.as_secs_f64() / base_full.as_secs_f64(),
         if a.baseline_users < a.users {
-            format!("  (measured on {} users: {:.1} s, scaled)", a.baseline_users, base_time.as_secs_f64())
+            format!(
+                "  (measured on {} users: {:.1} s, scaled)",
+                a.baseline_users,
+                base_time.as_secs_f64()
+            )
         } else {
             String::new()
         }

@@ -313,7 +313,9 @@ impl Authenticator {
                 .await
             {
                 Ok(t) => return Ok(t),
-                Err(e) => tracing::warn!(error = %e, "refreshing the token failed; signing in again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "refreshing the token failed; signing in again")
+                }
             }
         }
         let resp = self
@@ -390,11 +392,16 @@ impl Authenticator {
 /// without verifying it (only Graph verifies tokens; this is for advice in `check`).
 pub fn token_permissions(token: &Secret) -> Option<Vec<String>> {
     let payload = token.expose().split('.').nth(1)?;
-    let json: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     let mut out: Vec<String> = json
         .get("roles")
         .and_then(|r| r.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(scp) = json.get("scp").and_then(|s| s.as_str()) {
         out.extend(scp.split_whitespace().map(String::from));
@@ -411,13 +418,19 @@ mod tests {
         let text = "junk\n-----BEGIN CERTIFICATE-----\nAQID\nBA==\n-----END CERTIFICATE-----\n\
                     -----BEGIN PRIVATE KEY-----\nxyz\n-----END PRIVATE KEY-----\n";
         assert_eq!(pem_block(text, "CERTIFICATE"), Some(vec![1, 2, 3, 4]));
-        assert!(private_key_pem(text).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(
+            private_key_pem(text)
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
         assert_eq!(pem_block("nothing", "CERTIFICATE"), None);
     }
 
     #[test]
     fn token_permissions_reads_roles_and_scopes() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"roles":["ProfilePhoto.ReadWrite.All"],"scp":"User.Read offline_access"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(
+            br#"{"roles":["ProfilePhoto.ReadWrite.All"],"scp":"User.Read offline_access"}"#,
+        );
         let t = Secret::new(format!("h.{payload}.s"));
         assert_eq!(
             token_permissions(&t).unwrap(),

@@ -202,7 +202,10 @@ impl Settings {
             }
             AuthMode::Certificate => {
                 let path = cfg.certificate.as_ref().ok_or_else(|| {
-                    here("auth", "`auth = \"certificate\"` needs `certificate`".into())
+                    here(
+                        "auth",
+                        "`auth = \"certificate\"` needs `certificate`".into(),
+                    )
                 })?;
                 let path = spec.resolve_path(path);
                 let text = std::fs::read_to_string(&path).map_err(|e| {

@@ -267,7 +267,11 @@ pub fn token_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
     } else if !t.error.is_empty() {
         e = e.with_context("code", t.error.clone());
     }
-    if let Some(id) = t.trace_id.clone().or_else(|| header(headers, "x-ms-request-id")) {
+    if let Some(id) = t
+        .trace_id
+        .clone()
+        .or_else(|| header(headers, "x-ms-request-id"))
+    {
         e = e.with_context("request_id", id);
     }
     if let Some(id) = t.correlation_id {
@@ -369,7 +373,10 @@ mod tests {
             assert!(!e.is_temporary());
             assert!(e.message().contains(needle), "{code}: {}", e.message());
             assert!(!e.message().contains("Trace ID"), "only the first line");
-            assert_eq!(e.context_value("code"), Some(format!("AADSTS{code}").as_str()));
+            assert_eq!(
+                e.context_value("code"),
+                Some(format!("AADSTS{code}").as_str())
+            );
             assert_eq!(e.context_value("request_id"), Some("t-1"));
         }
     }

@@ -115,7 +115,10 @@ impl EntraTarget {
         // A leading `$` is taken for an OData segment by Graph's router; such keys are looked
         // up with a filter only.
         if !key.starts_with('$') {
-            let path = format!("/users/{}?$select=id,userPrincipalName", encode_segment(key));
+            let path = format!(
+                "/users/{}?$select=id,userPrincipalName",
+                encode_segment(key)
+            );
             let resp = self.graph.send(Method::GET, &path, None).await?;
             match resp.status {
                 s if s.is_success() => {
@@ -231,7 +234,11 @@ impl Target for EntraTarget {
             self.settings.login_url, self.settings.client_id
         ));
         match token_permissions(&token) {
-            Some(perms) if perms.iter().any(|p| WRITE_PERMISSIONS.contains(&p.as_str())) => {
+            Some(perms)
+                if perms
+                    .iter()
+                    .any(|p| WRITE_PERMISSIONS.contains(&p.as_str())) =>
+            {
                 report
                     .ok
                     .push(format!("the token carries {}", perms.join(", ")));

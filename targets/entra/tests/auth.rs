@@ -16,7 +16,9 @@ const TOKEN_PATH: &str = "/contoso-tenant/oauth2/v2.0/token";
 const USERS_TOP: &str = "/v1.0/users?$top=1&$select=id,userPrincipalName";
 
 fn token_body(token: &str) -> String {
-    format!(r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{token}"}}"#)
+    format!(
+        r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{token}"}}"#
+    )
 }
 
 async fn users_mock(server: &mut mockito::ServerGuard, token: &str) -> mockito::Mock {
@@ -54,9 +56,15 @@ async fn client_secret_flow_posts_the_documented_form() {
     let users = users_mock(&mut server, "tok-secret").await;
     let t = target(&server.url(), &server.url(), &[]);
     let report = t.check().await.expect("check");
-    assert!(report.ok.iter().any(|l| l.contains("first@school.example")), "{report:?}");
     assert!(
-        report.warnings.iter().any(|w| w.contains("written into the configuration")),
+        report.ok.iter().any(|l| l.contains("first@school.example")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("written into the configuration")),
         "an inline secret is warned about: {report:?}"
     );
     let debug = format!("{t:?} {report:?}");
@@ -160,14 +168,24 @@ async fn certificate_assertion_is_ps256_signed_with_x5t_s256() {
     assert_eq!(header.typ.as_deref(), Some("JWT"));
     assert_eq!(header.x5t_s256, Some(thumbprint("x5t#S256")));
     assert_eq!(header.x5t, None);
-    let (nbf, exp) = (claims["nbf"].as_u64().unwrap(), claims["exp"].as_u64().unwrap());
-    assert!(exp > nbf && exp - nbf <= 600, "valid for at most 10 minutes");
+    let (nbf, exp) = (
+        claims["nbf"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert!(
+        exp > nbf && exp - nbf <= 600,
+        "valid for at most 10 minutes"
+    );
     let jti = claims["jti"].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(jti).is_ok(), "jti is a GUID: {jti}");
     // A PS256 signature does not verify as RS256: the padding really is PSS.
     let public = std::fs::read(support::fixtures().join("test-pub.pem")).unwrap();
     let mut parts = assertion.split('.');
-    let (h, c, s) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let (h, c, s) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
     let as_rs256 = jsonwebtoken::crypto::verify(
         s,
         format!("{h}.{c}").as_bytes(),
@@ -357,7 +375,10 @@ async fn check_turns_a_403_into_permission_advice() {
         .with_body(r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2024-07-03T10:00:00","request-id":"req-403","client-request-id":"c"}}}"#)
         .create_async()
         .await;
-    let e = target(&server.url(), &server.url(), &[]).check().await.unwrap_err();
+    let e = target(&server.url(), &server.url(), &[])
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Permission);
     assert!(e.message().contains("ProfilePhoto.ReadWrite.All"), "{e}");
     assert!(e.message().contains("admin consent"), "{e}");
@@ -381,7 +402,10 @@ async fn check_warns_when_the_token_lacks_a_photo_write_permission() {
         .create_async()
         .await;
     let _users = users_mock(&mut server, &jwt).await;
-    let report = target(&server.url(), &server.url(), &[]).check().await.unwrap();
+    let report = target(&server.url(), &server.url(), &[])
+        .check()
+        .await
+        .unwrap();
     assert!(
         report
             .warnings

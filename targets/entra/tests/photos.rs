@@ -77,8 +77,16 @@ fn subject(key: &str) -> Subject {
     Subject::new(key, Arc::new(Person::new("p.jpg", [("mail", key)])))
 }
 
+/// A 648x648 photo, rendered once per seed (rendering is slow in debug builds).
 fn photo(seed: u8) -> Photo {
-    fixtures::photo(Profile::square(648).with_max_bytes(4 * 1024 * 1024), seed)
+    static CACHE: Mutex<Vec<(u8, Photo)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap();
+    if let Some((_, p)) = cache.iter().find(|(s, _)| *s == seed) {
+        return p.clone();
+    }
+    let p = fixtures::photo(Profile::square(648).with_max_bytes(4 * 1024 * 1024), seed);
+    cache.push((seed, p.clone()));
+    p
 }
 
 fn fast_retries() -> StackOptions {
@@ -105,7 +113,9 @@ async fn put_sends_raw_jpeg_bytes_to_the_object_id_with_the_documented_headers()
         .match_header("content-type", "image/jpeg")
         .match_header(
             "client-request-id",
-            Matcher::Regex("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$".into()),
+            Matcher::Regex(
+                "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$".into(),
+            ),
         )
         .match_header("content-length", p.len().to_string().as_str())
         .match_body(Matcher::from(p.bytes.to_vec()))
@@ -212,14 +222,24 @@ async fn throttled_put_carries_retry_after_and_is_retried_after_it() {
     assert_eq!(e.kind(), ErrorKind::Throttled);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
     assert_eq!(e.context_value("code"), Some("TooManyRequests"));
-    assert_eq!(e.context_value("inner_code"), Some("throttledRequest/quota"));
+    assert_eq!(
+        e.context_value("inner_code"),
+        Some("throttledRequest/quota")
+    );
     assert_eq!(e.context_value("request_id"), Some("req-429"));
 
     // The layers wait as told, then succeed.
     let stacked = stack(target, &fast_retries());
     let start = Instant::now();
-    stacked.put_photo(&s, &photo(4)).await.expect("after Retry-After");
-    assert!(start.elapsed() >= Duration::from_millis(990), "{:?}", start.elapsed());
+    stacked
+        .put_photo(&s, &photo(4))
+        .await
+        .expect("after Retry-After");
+    assert!(
+        start.elapsed() >= Duration::from_millis(990),
+        "{:?}",
+        start.elapsed()
+    );
     throttled.assert_async().await;
     accepted.assert_async().await;
 }
@@ -312,7 +332,10 @@ async fn retry_after_on_a_503_pauses_the_whole_target() {
         .expect("b");
     a.await.unwrap().expect("a after the pause");
     let waited = b_at.lock().unwrap().unwrap() - told_at.lock().unwrap().unwrap();
-    assert!(waited >= Duration::from_millis(950), "b was sent {waited:?} after the 503");
+    assert!(
+        waited >= Duration::from_millis(950),
+        "b was sent {waited:?} after the 503"
+    );
 }
 
 #[tokio::test]
@@ -351,7 +374,9 @@ async fn an_expired_token_is_renewed_once_mid_run() {
     let t = support::target(&server.url(), &server.url(), &[]);
     let s = subject("student0@school.example");
     t.put_photo(&s, &photo(8)).await.expect("renewed and sent");
-    t.put_photo(&s, &photo(9)).await.expect("the new token is kept");
+    t.put_photo(&s, &photo(9))
+        .await
+        .expect("the new token is kept");
     assert_eq!(issued.load(Ordering::SeqCst), 2);
     expired.assert_async().await;
     fresh.assert_async().await;
@@ -408,14 +433,12 @@ async fn tokens_are_renewed_five_minutes_before_they_expire() {
 async fn unknown_user_is_not_found_and_looked_up_once() {
     let mut server = mockito::Server::new_async().await;
     let _t = token(&mut server, "tok").await;
-    let by_upn = no_such_upn(&mut server, "nobody@school.example").await.expect(1);
-    let by_mail = filter(
-        &mut server,
-        "mail%20eq%20%27nobody@school.example%27",
-        &[],
-    )
-    .await
-    .expect(1);
+    let by_upn = no_such_upn(&mut server, "nobody@school.example")
+        .await
+        .expect(1);
+    let by_mail = filter(&mut server, "mail%20eq%20%27nobody@school.example%27", &[])
+        .await
+        .expect(1);
     let puts = server
         .mock("PUT", Matcher::Any)
         .expect(0)
@@ -476,7 +499,9 @@ async fn keys_with_hash_quote_plus_and_dollar_are_escaped() {
     .await
     .expect(1);
     // A quote: percent-encoded in the path, doubled in the filter literal.
-    let quote_upn = no_such_upn(&mut server, "o%27brien@school.example").await.expect(1);
+    let quote_upn = no_such_upn(&mut server, "o%27brien@school.example")
+        .await
+        .expect(1);
     let quote_mail = filter(
         &mut server,
         "mail%20eq%20%27o%27%27brien@school.example%27",
@@ -485,7 +510,9 @@ async fn keys_with_hash_quote_plus_and_dollar_are_escaped() {
     .await
     .expect(1);
     // A plus: %2B, never a space.
-    let plus = user(&mut server, "a%2Bb@school.example", "id-plus").await.expect(1);
+    let plus = user(&mut server, "a%2Bb@school.example", "id-plus")
+        .await
+        .expect(1);
     // A leading dollar: Graph's router takes `/users/$x` for an OData segment; use a filter.
     let dollar = filter(
         &mut server,
@@ -540,8 +567,14 @@ async fn reading_a_photo_distinguishes_no_photo_from_no_user() {
         .create_async()
         .await;
     let t = support::target(&server.url(), &server.url(), &[]);
-    assert_eq!(t.get_photo(&subject("a@school.example")).await.unwrap(), None);
-    let e = t.get_photo(&subject("gone@school.example")).await.unwrap_err();
+    assert_eq!(
+        t.get_photo(&subject("a@school.example")).await.unwrap(),
+        None
+    );
+    let e = t
+        .get_photo(&subject("gone@school.example"))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.context_value("code"), Some("Request_ResourceNotFound"));
 }
@@ -570,7 +603,10 @@ async fn type_and_alias_are_registered() {
     let bad = picday_core::TargetSpec::new(
         "t",
         "entra",
-        toml::from_str("tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nclient_scret = \"typo\"").unwrap(),
+        toml::from_str(
+            "tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nclient_scret = \"typo\"",
+        )
+        .unwrap(),
         &support::fixtures(),
     );
     let e = registry.build(&bad).unwrap_err();

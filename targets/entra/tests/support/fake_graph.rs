@@ -76,7 +76,9 @@ pub struct FakeGraph {
 impl FakeGraph {
     /// Starts a fake with these users, answering every request after `latency`.
     pub async fn start(users: Vec<User>, latency: Duration, quota: Option<Quota>) -> Arc<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let fake = Arc::new(FakeGraph {
             url: format!("http://{addr}"),
@@ -232,7 +234,9 @@ impl FakeGraph {
             return graph_error(
                 404,
                 "Request_ResourceNotFound",
-                &format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present."),
+                &format!(
+                    "Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+                ),
             );
         };
         match (method, tail) {
@@ -325,11 +329,7 @@ impl FakeGraph {
             None => s.users.iter().take(top.unwrap_or(100)).collect(),
             Some(f) => {
                 let Some((prop, literal)) = parse_eq(f) else {
-                    return graph_error(
-                        400,
-                        "Request_UnsupportedQuery",
-                        "Unsupported Query.",
-                    );
+                    return graph_error(400, "Request_UnsupportedQuery", "Unsupported Query.");
                 };
                 s.users
                     .iter()

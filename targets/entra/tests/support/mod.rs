@@ -24,9 +24,9 @@ pub fn spec_in(dir: &Path, login: &str, graph: &str, extra: &[&str]) -> TargetSp
     let mut text = format!(
         "tenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nlogin_url = \"{login}\"\ngraph_url = \"{graph}\"\n"
     );
-    let has_credential = extra
-        .iter()
-        .any(|l| l.starts_with("certificate") || l.starts_with("auth") || l.starts_with("client_secret"));
+    let has_credential = extra.iter().any(|l| {
+        l.starts_with("certificate") || l.starts_with("auth") || l.starts_with("client_secret")
+    });
     if !has_credential {
         text.push_str(&format!("client_secret = \"{SECRET}\"\n"));
     }
