@@ -428,6 +428,7 @@ impl fmt::Display for PluginError {
 impl std::error::Error for PluginError {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

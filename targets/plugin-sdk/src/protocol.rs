@@ -335,6 +335,7 @@ pub struct HttpResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -168,6 +168,7 @@ pub(crate) fn from_error_msg(label: &str, m: ErrorMsg) -> Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

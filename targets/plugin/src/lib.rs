@@ -284,6 +284,7 @@ pub(crate) fn label(candidate: &Candidate) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,8 @@
 //! through the conformance suite; each way a plugin can fail is shown to fail its own target
 //! only, with a message naming the plugin.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

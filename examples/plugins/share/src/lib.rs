@@ -259,7 +259,9 @@ fn parse_csv_line(line: &str) -> Vec<String> {
         match (c, quoted) {
             ('"', true) if chars.peek() == Some(&'"') => {
                 chars.next();
-                cells.last_mut().map(|s| s.push('"'));
+                if let Some(s) = cells.last_mut() {
+                    s.push('"');
+                }
             }
             ('"', _) => quoted = !quoted,
             (',', false) => cells.push(String::new()),
@@ -305,6 +307,7 @@ fn index_html(title: &str, index: &BTreeMap<String, Entry>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

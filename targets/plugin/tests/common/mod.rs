@@ -2,7 +2,7 @@
 //! own so that the `cargo test` running us, which holds its own build folder, is not waited
 //! for) and the misbehaving ones (with rustc alone). Each is built once per test binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
