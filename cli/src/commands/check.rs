@@ -25,6 +25,9 @@ pub struct Args {
 struct CheckOutput {
     people: usize,
     rows_left_out: Vec<String>,
+    /// How a PSPA delivery was joined to the roster (`format = "pspa"` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pspa: Option<picday_core::pspa::MatchStats>,
     photos_unreadable: Vec<String>,
     photos_flagged: Vec<String>,
     targets: Vec<TargetCheck>,
@@ -44,6 +47,11 @@ struct TargetCheck {
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
     let loaded = setup::load(config_path, &args.targets)?;
     let mapping = loaded.people()?;
+    let pspa = if loaded.config.source.format == picday_core::config::SourceFormat::Pspa {
+        Some(picday_core::pspa::read(&loaded.config, &loaded.key_fields())?.stats)
+    } else {
+        None
+    };
     let rows_left_out: Vec<String> = mapping
         .problems
         .iter()
@@ -129,6 +137,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let out = CheckOutput {
         people: mapping.people.len(),
         rows_left_out,
+        pspa,
         photos_unreadable,
         photos_flagged,
         targets,
@@ -143,6 +152,9 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
 }
 
 fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
+    if let Some(stats) = &out.pspa {
+        print!("{stats}");
+    }
     println!(
         "mapping: {} people ready, {} rows left out",
         out.people,

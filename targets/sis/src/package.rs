@@ -128,8 +128,17 @@ impl Pending {
         &self.path
     }
 
-    /// Flushes to disk and renames into place.
+    /// Flushes to disk and renames into place, readable by others (the import may run under
+    /// another account) like any file the user writes.
     pub fn commit(self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
         self.tmp
             .as_file()
             .sync_all()
