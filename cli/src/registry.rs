@@ -11,6 +11,7 @@ pub fn builtin() -> Registry {
     picday_target_folder::register(&mut registry);
     picday_target_sis::register(&mut registry);
     picday_target_entra::register(&mut registry);
+    picday_target_ldap::register(&mut registry);
     picday_target_google::register(&mut registry);
     registry
 }

@@ -131,6 +131,13 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         });
     }
 
+    // Entra Connect copies AD's small thumbnailPhoto over the Graph photo on synced tenants.
+    if let Some((names, warning)) = picday_target_ldap::hybrid_warning(&loaded.config.targets) {
+        for t in targets.iter_mut().filter(|t| names.contains(&t.name)) {
+            t.warnings.push(warning.clone());
+        }
+    }
+
     let ok = rows_left_out.is_empty()
         && photos_unreadable.is_empty()
         && targets.iter().all(|t| t.error.is_none());
