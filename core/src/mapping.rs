@@ -514,9 +514,17 @@ mod tests {
         assert_eq!(shared_photos(&map.people), vec![vec![0, 1]]);
         hold_back_shared_photos(&mut map);
         let kept: Vec<&str> = map.people.iter().filter_map(|p| p.field("mail")).collect();
-        assert_eq!(kept, ["c@s", "d@s"], "same size but different bytes is not shared");
+        assert_eq!(
+            kept,
+            ["c@s", "d@s"],
+            "same size but different bytes is not shared"
+        );
         assert_eq!(map.problems.len(), 2);
-        assert!(map.problems[0].message.contains("line 3"), "{}", map.problems[0].message);
+        assert!(
+            map.problems[0].message.contains("line 3"),
+            "{}",
+            map.problems[0].message
+        );
         assert!(map.problems[1].message.contains("line 2"));
         assert!(map.problems[0].advice.contains("--allow-shared-photos"));
     }
