@@ -8,6 +8,8 @@
 //! number of users; by default it runs 500 users and scales to the full count (say
 //! `--baseline-users 2000` to measure it all, which takes about 100 s more).
 
+#![allow(clippy::unwrap_used)] // a benchmark that cannot unwrap has failed
+
 #[path = "../tests/support/fake_graph.rs"]
 mod fake_graph;
 

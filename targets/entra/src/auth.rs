@@ -410,6 +410,7 @@ pub fn token_permissions(token: &Secret) -> Option<Vec<String>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -281,6 +281,7 @@ pub fn token_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

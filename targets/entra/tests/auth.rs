@@ -1,6 +1,8 @@
 //! Each way of getting a token, against a mockito server answering as the Microsoft identity
 //! platform documents it.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 mod support;
 
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,8 @@
 //! the exact upload request, throttling and outages through the core layers, a token expiring
 //! mid-run, unknown users, rejected images and keys that need escaping.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -587,9 +589,7 @@ async fn type_and_alias_are_registered() {
         let spec = picday_core::TargetSpec::new(
             "t",
             name,
-            toml::from_str(&format!(
-                "tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\ngraph_url = \"http://127.0.0.1:9\"\nlogin_url = \"http://127.0.0.1:9\""
-            ))
+            toml::from_str("tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"s\"\ngraph_url = \"http://127.0.0.1:9\"\nlogin_url = \"http://127.0.0.1:9\"")
             .unwrap(),
             &support::fixtures(),
         );
