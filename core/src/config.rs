@@ -114,6 +114,9 @@ pub struct RunConfig {
     pub max_attempts: u32,
     /// Where report folders are written, relative to the configuration.
     pub report_dir: PathBuf,
+    /// Save each photo a push overwrites on a target that can read back, under
+    /// `.picday/backups/<run>/<target>/` (see `picday restore`).
+    pub backup: bool,
 }
 
 impl Default for RunConfig {
@@ -122,6 +125,7 @@ impl Default for RunConfig {
             workers: 0,
             max_attempts: 6,
             report_dir: PathBuf::from("reports"),
+            backup: true,
         }
     }
 }

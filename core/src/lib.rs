@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod pspa;
 pub mod registry;
 pub mod secret;
+pub mod state;
 pub mod target;
 
 pub use config::{Config, PhotoConfig, TargetSpec};
