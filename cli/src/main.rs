@@ -6,10 +6,13 @@
 //! error before anything was sent.
 
 mod commands;
+mod history;
+mod html;
 mod progress;
 mod registry;
 mod report;
 mod setup;
+mod thumbs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +60,12 @@ enum Command {
     Push(commands::push::Args),
     /// List the target types this picday knows, with their options.
     Targets,
+    /// Show recent runs and, per target, what picday has put there.
+    Status(commands::status::Args),
+    /// Write a run's report (HTML, JSON, CSV) again, from the state.
+    Report(commands::report::Args),
+    /// Put back the photos a run overwrote (from its backups); itself a run with a report.
+    Restore(commands::restore::Args),
 }
 
 /// How a command ended.
@@ -91,6 +100,9 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(&cli.config, args, cli.json).await,
             Command::Push(args) => commands::push::run(&cli.config, args, cli.json).await,
             Command::Targets => commands::targets::run(&cli.config, cli.json),
+            Command::Status(args) => commands::status::run(&cli.config, args, cli.json),
+            Command::Report(args) => commands::report::run(&cli.config, args, cli.json),
+            Command::Restore(args) => commands::restore::run(&cli.config, args, cli.json).await,
         }
     });
     match result {

@@ -16,6 +16,8 @@ pub struct Totals {
     pub sent: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Of the skipped: unchanged since an earlier run (nothing to send).
+    pub unchanged: usize,
 }
 
 /// Everything a push report says.
@@ -52,6 +54,8 @@ pub struct OutcomeRow<'a> {
     pub bytes: Option<usize>,
     pub photo_hash: Option<&'a str>,
     pub flags: String,
+    /// Skipped because unchanged since this run.
+    pub unchanged_since: Option<&'a str>,
 }
 
 impl<'a> OutcomeRow<'a> {
@@ -78,6 +82,7 @@ impl<'a> OutcomeRow<'a> {
             bytes: o.photo.as_ref().map(|p| p.bytes),
             photo_hash: o.photo.as_ref().map(|p| p.hash.as_str()),
             flags: o.flags.join("; "),
+            unchanged_since: o.unchanged_since.as_deref(),
         }
     }
 }
@@ -97,7 +102,10 @@ impl<'a> Report<'a> {
             let t = totals.entry(o.target.clone()).or_default();
             match o.status {
                 Status::Sent => t.sent += 1,
-                Status::Skipped => t.skipped += 1,
+                Status::Skipped => {
+                    t.skipped += 1;
+                    t.unchanged += usize::from(o.unchanged_since.is_some());
+                }
                 Status::Failed => t.failed += 1,
             }
         }
@@ -127,7 +135,7 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// Writes `report.json` and `report.csv` into `dir`.
+    /// Writes `report.json`, `report.csv` and `report.html` into `dir`.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let json = serde_json::to_vec_pretty(self)?;
@@ -187,6 +195,10 @@ impl<'a> Report<'a> {
         }
         let bytes = csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
         write_atomic(&dir.join("report.csv"), &bytes)?;
+        write_atomic(
+            &dir.join("report.html"),
+            crate::html::render(self, dir).as_bytes(),
+        )?;
         Ok(())
     }
 }

@@ -167,7 +167,7 @@ pub struct Quiet;
 impl Observer for Quiet {}
 
 /// Engine settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Engine {
     pub pipeline: Pipeline,
     /// Photos processed at once (CPU-bound); 0 means one per core.
@@ -195,16 +195,6 @@ impl RunSummary {
     }
 }
 
-impl Default for Engine {
-    fn default() -> Self {
-        Engine {
-            pipeline: Pipeline::default(),
-            workers: 0,
-            window: 0,
-            journal: None,
-        }
-    }
-}
 
 impl Engine {
     fn worker_count(&self) -> usize {

@@ -418,7 +418,7 @@ fn sixteen_bit_png_with_and_without_alpha() {
     let d = decode(&bytes, info(&bytes)).expect("16-bit png").image;
     assert!(close(d.get_pixel(10, 10).0, [255, 128, 0], 1));
 
-    let rgba16 = vec![0u16, 0, 0, 0].repeat(40 * 50); // transparent black
+    let rgba16 = [0u16, 0, 0, 0].repeat(40 * 50); // transparent black
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
         .write_image(

@@ -3,6 +3,9 @@
 pub mod check;
 pub mod init;
 pub mod push;
+pub mod report;
+pub mod restore;
+pub mod status;
 pub mod targets;
 
 use picday_core::Config;
@@ -18,5 +21,6 @@ pub fn engine(config: &Config) -> Engine {
         },
         workers: config.run.workers,
         window: 0,
+        journal: None,
     }
 }

@@ -26,6 +26,9 @@ pub struct Args {
     /// Only people with a column equal to KEY (a mail, a student id...); repeatable.
     #[arg(long = "only", value_name = "KEY")]
     pub only: Vec<String>,
+    /// Send every photo, even to targets that already have it unchanged since an earlier run.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
@@ -59,6 +62,23 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         })
         .collect();
 
+    // The run state: unchanged people are skipped, outcomes recorded as they happen.
+    let history = crate::history::History::for_push(&loaded.config, args.dry_run, args.force)?;
+    let base = loaded.config.base_dir.join(&loaded.config.run.report_dir);
+    let (run_id, dir) = history.new_run(&base);
+    let journal = history.begin(&picday_core::state::NewRun {
+        id: &run_id,
+        command: "push",
+        started: &started,
+        config: &loaded.config.path,
+        forced: args.force,
+        people: people.len(),
+        restored_from: None,
+    })?;
+    for crashed in history.crashed_runs() {
+        eprintln!("note: run {crashed} did not finish (killed?); this push finishes its work");
+    }
+
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -77,13 +97,15 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         people.len(),
         people.len() * targets.len(),
     ));
-    let engine = super::engine(&loaded.config);
+    let mut engine = super::engine(&loaded.config);
+    engine.journal = journal;
     let count = people.len();
-    let summary = engine.run(people, targets, bars.clone(), cancel).await;
+    let thumbs = crate::thumbs::Thumbs::start(&dir);
+    let observer = Arc::new(crate::thumbs::Tee(vec![bars.clone(), thumbs.clone()]));
+    let summary = engine.run(people, targets, observer, cancel).await;
     bars.finish();
+    thumbs.finish();
 
-    let base = loaded.config.base_dir.join(&loaded.config.run.report_dir);
-    let (run_id, dir) = report::new_run_dir(&base);
     let report = Report::new(
         run_id,
         started,
@@ -94,6 +116,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         &summary,
     );
     report.write(&dir)?;
+    history.finish(&report.run_id, &summary, &dir, &mapping.problems)?;
 
     let partial = !mapping.problems.is_empty()
         || summary.interrupted
@@ -122,6 +145,9 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
             println!("note: {note}");
         }
         print_human(&summary, &mapping.problems, &report, args.dry_run);
+        for line in crate::history::unchanged_lines(&summary, args.dry_run) {
+            println!("{line}");
+        }
         println!("report: {}", dir.join("report.csv").display());
     }
     Ok(if partial {
@@ -165,8 +191,11 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
     );
     for (target, t) in &report.totals {
         println!(
-            "  {target:<16} {verb} {:>5}   skipped {:>5}   failed {:>5}",
-            t.sent, t.skipped, t.failed
+            "  {target:<16} {verb} {:>5}   unchanged {:>5}   skipped {:>5}   failed {:>5}",
+            t.sent,
+            t.unchanged,
+            t.skipped - t.unchanged,
+            t.failed
         );
     }
     for note in &summary.notes {
@@ -187,7 +216,7 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
     // Group a person's identical failures across targets into one line.
     let mut lines: BTreeMap<(u64, String, String), Vec<&str>> = BTreeMap::new();
     for o in summary.outcomes.iter().filter(|o| o.status != Status::Sent) {
-        if o.kind == Some(ErrorKind::Cancelled) {
+        if o.kind == Some(ErrorKind::Cancelled) || o.unchanged_since.is_some() {
             continue;
         }
         let head = format!("{} {}", o.person.origin, display_person(&o.person.label()));

@@ -10,6 +10,9 @@ use super::{State, StoredPerson, now, sql_err};
 use crate::engine::{Delivery, Journal, Outcome, Status};
 use crate::error::{Error, Result};
 
+/// A `sent` row: size, time and hash of the source, settings, and the run that sent it.
+type SentRow = (Option<i64>, Option<i64>, String, String, String);
+
 /// How a run uses the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalOptions {
@@ -120,7 +123,7 @@ impl Journal for RunJournal {
         if self.options.force {
             return Ok(None);
         }
-        let row: Option<(Option<i64>, Option<i64>, String, String, String)> = self
+        let row: Option<SentRow> = self
             .state
             .conn()
             .query_row(
@@ -236,7 +239,7 @@ impl Journal for RunJournal {
         let person = json(&StoredPerson::of(&o.person));
         let context = json(&o.context);
         let flags = json(&o.flags);
-        let photo = o.photo.as_ref().map(|p| json(p));
+        let photo = o.photo.as_ref().map(json);
         let receipt = o.receipt.as_ref();
         let at = now();
         let mut conn = self.state.conn();
@@ -307,6 +310,7 @@ fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::safe_name;
 
