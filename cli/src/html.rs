@@ -50,7 +50,7 @@ h2 { font-size: 1.15rem; margin: 2rem 0 .25rem; }
 .figure b { display: block; font-size: 1.6rem; }
 .figure.failed b { color: #b91c1c; } .figure.sent b { color: #15803d; } .figure.unchanged b { color: #1d4ed8; } .figure.skipped b { color: #a16207; }
 .filters { margin: 1rem 0 .5rem; }
-.filters input { position: absolute; opacity: 0; }
+input[name=filter] { position: absolute; opacity: 0; pointer-events: none; }
 .filters label { display: inline-block; padding: .3rem .8rem; border: 1px solid #c9ced8; border-radius: 1rem; margin-right: .3rem; cursor: pointer; background: #fff; }
 #f-all:checked ~ .filters label[for=f-all], #f-failed:checked ~ .filters label[for=f-failed],
 #f-skipped:checked ~ .filters label[for=f-skipped], #f-unchanged:checked ~ .filters label[for=f-unchanged],

@@ -381,7 +381,9 @@ impl State {
                 params![
                     id,
                     if interrupted { "interrupted" } else { "finished" },
-                    now(),
+                    jiff::Timestamp::now()
+                        .round(jiff::Unit::Second)
+                        .map_or_else(|_| now(), |t| t.to_string()),
                     report_dir.map(|d| d.display().to_string()),
                     problems,
                     notes
