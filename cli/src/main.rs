@@ -58,6 +58,8 @@ enum Command {
     Check(commands::check::Args),
     /// Normalise every photo and send it to every enabled target.
     Push(commands::push::Args),
+    /// Write a contact sheet (HTML) of every person's crops and review flags; sends nothing.
+    Preview(commands::preview::Args),
     /// List the target types this picday knows, with their options.
     Targets,
     /// Show recent runs and, per target, what picday has put there.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Init { dir } => commands::init::run(&dir),
             Command::Check(args) => commands::check::run(&cli.config, args, cli.json).await,
             Command::Push(args) => commands::push::run(&cli.config, args, cli.json).await,
+            Command::Preview(args) => commands::preview::run(&cli.config, args, cli.json).await,
             Command::Targets => commands::targets::run(&cli.config, cli.json),
             Command::Status(args) => commands::status::run(&cli.config, args, cli.json),
             Command::Report(args) => commands::report::run(&cli.config, args, cli.json),

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `picday` binary, as a school would run it.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -69,13 +71,24 @@ fn bad_rows_are_reported_and_the_rest_is_sent_with_exit_code_1() {
     assert!(all.contains("the file is empty"), "{all}");
     assert!(all.contains("HTML"), "{all}");
     assert!(all.contains("photo file not found"), "{all}");
+    // The two students who got the photographer's "no photo" silhouette are held back.
+    for line in ["photos.csv:15", "photos.csv:16"] {
+        let l = all
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("{line}:\n{all}"));
+        assert!(
+            l.contains("placeholder") && l.contains("--allow-shared-photos"),
+            "{l}"
+        );
+    }
 
     // Every valid row was delivered as a 648x648 JPEG.
     let sent: Vec<_> = std::fs::read_dir(dir.path().join("out"))
         .unwrap()
         .flatten()
         .collect();
-    assert_eq!(sent.len(), 15, "13 valid + 2 placeholders: {all}");
+    assert_eq!(sent.len(), 13, "13 valid photos: {all}");
     for f in &sent {
         assert_eq!(jpeg_size(&f.path()), (648, 648));
     }
@@ -87,7 +100,11 @@ fn bad_rows_are_reported_and_the_rest_is_sent_with_exit_code_1() {
         .collect();
     assert_eq!(reports.len(), 1);
     let csv = std::fs::read_to_string(reports[0].path().join("report.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 18 + 1, "{csv}");
+    assert_eq!(
+        csv.lines().count(),
+        1 + 3 + 16,
+        "header, 3 rows left out, 16 deliveries:\n{csv}"
+    );
     assert!(
         csv.lines().nth(1).unwrap().contains("failed"),
         "failures first:\n{csv}"
@@ -95,9 +112,9 @@ fn bad_rows_are_reported_and_the_rest_is_sent_with_exit_code_1() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports[0].path().join("report.json")).unwrap())
             .unwrap();
-    assert_eq!(json["totals"]["entra"]["sent"], 15);
+    assert_eq!(json["totals"]["entra"]["sent"], 13);
     assert_eq!(json["totals"]["entra"]["failed"], 3);
-    assert_eq!(json["problems"].as_array().unwrap().len(), 1);
+    assert_eq!(json["problems"].as_array().unwrap().len(), 3);
 }
 
 #[test]
@@ -109,7 +126,7 @@ fn dry_run_writes_no_photo_but_a_report() {
     assert!(!dir.path().join("out").exists(), "dry run wrote photos");
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["dry_run"], true);
-    assert_eq!(summary["totals"]["entra"]["sent"], 15);
+    assert_eq!(summary["totals"]["entra"]["sent"], 13);
     assert!(
         Path::new(summary["report_dir"].as_str().unwrap())
             .join("report.json")
@@ -191,6 +208,14 @@ fn check_reports_unreadable_photos_and_sends_nothing() {
     assert_eq!(report["people"], 18);
     assert_eq!(report["rows_left_out"].as_array().unwrap().len(), 1);
     assert_eq!(report["photos_unreadable"].as_array().unwrap().len(), 3);
+    let flagged = report["photos_flagged"].as_array().unwrap();
+    assert_eq!(
+        flagged
+            .iter()
+            .filter(|f| f.as_str().unwrap().contains("placeholder"))
+            .count(),
+        2
+    );
     assert_eq!(report["targets"][0]["error"], serde_json::Value::Null);
     assert!(!dir.path().join("out").exists());
 }
@@ -263,4 +288,65 @@ fn targets_lists_the_builtin_types() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"folder"), "{names:?}");
+}
+
+#[test]
+fn shared_photos_are_sent_only_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(dir.path(), "");
+    let out = picday(&config, &["push", "--only", "0600001", "--only", "0600002"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!dir.path().join("out").exists(), "a placeholder was sent");
+    let out = picday(
+        &config,
+        &[
+            "push",
+            "--only",
+            "0600001",
+            "--only",
+            "0600002",
+            "--allow-shared-photos",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+        2
+    );
+}
+
+#[test]
+fn preview_writes_a_contact_sheet_with_flags_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "\n[targets.sis]\ntype = \"folder\"\ndir = \"sis\"\nfile_name = \"{student_id}.jpg\"\nwidth = 240\nheight = 300\n";
+    let config = fixture_config(dir.path(), extra);
+    let out = picday(&config, &["preview", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "3 unreadable photos: {}",
+        text(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["people"], 18);
+    assert_eq!(summary["unreadable"], 3);
+    let html = std::fs::read_to_string(dir.path().join("preview/index.html")).unwrap();
+    // Two shapes per readable person, each an image file that exists.
+    let imgs: Vec<&str> = html
+        .split("<img src=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(imgs.len(), 15 * 2);
+    for src in &imgs {
+        assert!(dir.path().join("preview").join(src).is_file(), "{src}");
+    }
+    // Problems come first: the unreadable ones, then the flagged placeholders.
+    let first_ok = html.find("<div class=\"card\">").unwrap();
+    assert!(html.find("placeholder?").unwrap() < first_ok);
+    assert!(html.find("truncated").unwrap() < first_ok);
+    assert!(
+        !dir.path().join("out").exists() && !dir.path().join("sis").exists(),
+        "preview sent photos"
+    );
 }

@@ -2,12 +2,8 @@
 //! configuration, the mapping, every photo (decoded and rendered for each target's profile)
 //! and each target's own read-only check.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
-use picday_core::{Profile, Status};
+use picday_core::Status;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use crate::{Outcome, setup};
 
@@ -60,32 +56,26 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
 
     let mut photos_unreadable = Vec::new();
     let mut photos_flagged = Vec::new();
-    if !args.no_photos {
-        let profiles: Vec<Profile> = loaded
-            .targets
-            .iter()
-            .map(|(_, t)| t.capabilities().profile)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let engine = super::engine(&loaded.config);
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let cpu = Arc::new(Semaphore::new(workers));
-        let mut tasks = tokio::task::JoinSet::new();
-        for person in mapping.people.iter().cloned() {
-            let pipeline = engine.pipeline.clone();
-            let profiles = profiles.clone();
-            let cpu = cpu.clone();
-            tasks.spawn(async move {
-                let _permit = cpu.acquire_owned().await;
-                let path = person.photo.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || pipeline.process(&path, &profiles)).await;
-                (person, result)
-            });
+    for group in picday_core::mapping::shared_photos(&mapping.people) {
+        for &i in &group {
+            let p = &mapping.people[i];
+            let others: Vec<String> = group
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| mapping.people[j].origin.line.to_string())
+                .collect();
+            photos_flagged.push(format!(
+                "{} {}: the same photo file as line {} (a placeholder?); push holds it back unless --allow-shared-photos",
+                p.origin,
+                p.label(),
+                others.join(", ")
+            ));
         }
-        while let Some(done) = tasks.join_next().await {
-            let Ok((person, result)) = done else { continue };
+    }
+    if !args.no_photos {
+        let profiles = super::profiles_of(loaded.targets.iter().map(|(_, t)| t));
+        let pipeline = super::engine(&loaded.config).pipeline;
+        super::process_photos(&mapping.people, &profiles, &pipeline, |person, result| {
             let head = format!(
                 "{} {} ({})",
                 person.origin,
@@ -93,17 +83,17 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
                 person.photo.display()
             );
             match result {
-                Ok(Ok(p)) if !p.flags.is_empty() => {
+                Ok(p) if !p.flags.is_empty() => {
                     photos_flagged.push(format!("{head}: {}", p.flags.join("; ")))
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => photos_unreadable.push(format!("{head}: {}", e.message())),
-                Err(e) => photos_unreadable.push(format!("{head}: worker failed: {e}")),
+                Ok(_) => {}
+                Err(e) => photos_unreadable.push(format!("{head}: {}", e.message())),
             }
-        }
-        photos_unreadable.sort();
-        photos_flagged.sort();
+        })
+        .await;
     }
+    photos_unreadable.sort();
+    photos_flagged.sort();
 
     let mut targets = Vec::new();
     for (name, target) in &loaded.targets {

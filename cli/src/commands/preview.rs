@@ -75,18 +75,27 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
             flags: Vec::new(),
             error: None,
         };
-        if let Some(flag) = index_of.get(&person.origin.line).and_then(|i| shared.get(i)) {
+        if let Some(flag) = index_of
+            .get(&person.origin.line)
+            .and_then(|i| shared.get(i))
+        {
             card.flags.push(flag.clone());
         }
         match result {
             Ok(p) => {
                 card.flags.extend(p.flags.iter().cloned());
                 for (profile, photo) in &p.photos {
-                    let file = format!("{}-{}x{}.jpg", person.origin.line, profile.width, profile.height);
+                    let file = format!(
+                        "{}-{}x{}.jpg",
+                        person.origin.line, profile.width, profile.height
+                    );
                     if let Err(e) = std::fs::write(img_dir.join(&file), &photo.bytes) {
                         write_error.get_or_insert(e);
                     }
-                    card.crops.push((format!("img/{file}"), format!("{}x{}", profile.width, profile.height)));
+                    card.crops.push((
+                        format!("img/{file}"),
+                        format!("{}x{}", profile.width, profile.height),
+                    ));
                 }
             }
             Err(e) => card.error = Some(e.message().to_string()),
@@ -102,8 +111,15 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let flagged = cards.iter().filter(|c| !c.flags.is_empty()).count();
     let unreadable = cards.iter().filter(|c| c.error.is_some()).count();
     let index = out.join("index.html");
-    std::fs::write(&index, html(&cards, &loaded.config.path.display().to_string(), mapping.problems.len()))
-        .with_context(|| format!("writing {}", index.display()))?;
+    std::fs::write(
+        &index,
+        html(
+            &cards,
+            &loaded.config.path.display().to_string(),
+            mapping.problems.len(),
+        ),
+    )
+    .with_context(|| format!("writing {}", index.display()))?;
 
     if json {
         println!(
@@ -118,10 +134,17 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         );
         println!("open {}", index.display());
     }
-    Ok(if unreadable == 0 { Outcome::Ok } else { Outcome::Partial })
+    Ok(if unreadable == 0 {
+        Outcome::Ok
+    } else {
+        Outcome::Partial
+    })
 }
 
-fn keys_of(targets: &[(String, std::sync::Arc<dyn picday_core::Target>)], person: &Person) -> Vec<(String, String)> {
+fn keys_of(
+    targets: &[(String, std::sync::Arc<dyn picday_core::Target>)],
+    person: &Person,
+) -> Vec<(String, String)> {
     targets
         .iter()
         .map(|(name, t)| {
@@ -150,7 +173,10 @@ fn esc(s: &str) -> String {
 }
 
 fn html(cards: &[Card], config: &str, left_out: usize) -> String {
-    let flagged = cards.iter().filter(|c| !c.flags.is_empty() || c.error.is_some()).count();
+    let flagged = cards
+        .iter()
+        .filter(|c| !c.flags.is_empty() || c.error.is_some())
+        .count();
     let mut h = String::new();
     let _ = write!(
         h,
@@ -196,7 +222,12 @@ body.only-flagged .card:not(.flag):not(.err){{display:none}}
                 esc(label)
             );
         }
-        let _ = write!(h, "</div><div class=\"name\">{} <span class=\"keys\">line {}</span></div>", esc(&c.name), c.line);
+        let _ = write!(
+            h,
+            "</div><div class=\"name\">{} <span class=\"keys\">line {}</span></div>",
+            esc(&c.name),
+            c.line
+        );
         for (target, key) in &c.keys {
             let _ = write!(h, "<div class=\"keys\">{}: {}</div>", esc(target), esc(key));
         }
@@ -216,6 +247,9 @@ body.only-flagged .card:not(.flag):not(.err){{display:none}}
 mod tests {
     #[test]
     fn html_escapes_names() {
-        assert_eq!(super::esc("<b>O'Neil & co</b>"), "&lt;b&gt;O&#39;Neil &amp; co&lt;/b&gt;");
+        assert_eq!(
+            super::esc("<b>O'Neil & co</b>"),
+            "&lt;b&gt;O&#39;Neil &amp; co&lt;/b&gt;"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! target through the standard layers (retry, throttle, dry-run); a report folder is written
 //! whatever happens, Ctrl-C included.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::anyhow;
@@ -26,6 +26,10 @@ pub struct Args {
     /// Only people with a column equal to KEY (a mail, a student id...); repeatable.
     #[arg(long = "only", value_name = "KEY")]
     pub only: Vec<String>,
+    /// Send photos even when the same file was delivered for several people (by default such
+    /// a "no photo" placeholder is held back for review).
+    #[arg(long)]
+    pub allow_shared_photos: bool,
     /// Send every photo, even to targets that already have it unchanged since an earlier run.
     #[arg(long)]
     pub force: bool,
@@ -35,15 +39,23 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let started = report::now_rfc3339();
     let loaded = setup::load(config_path, &args.targets)?;
     let mut mapping = loaded.people()?;
-    let people = select(std::mem::take(&mut mapping.people), &args.only)?;
-    if !args.only.is_empty() {
+    // Chosen before placeholders are held back, so that `--only` can name a held-back person.
+    let chosen = select(&mapping.people, &args.only)?;
+    if !args.allow_shared_photos {
+        picday_core::mapping::hold_back_shared_photos(&mut mapping);
+    }
+    if let Some(lines) = chosen {
+        mapping.people.retain(|p| lines.contains(&p.origin.line));
         // Rows left out that are not about the people asked for are not this run's business.
         mapping.problems.retain(|p| {
-            args.only
-                .iter()
-                .any(|k| p.person.eq_ignore_ascii_case(k.trim()))
+            lines.contains(&p.origin.line)
+                || args
+                    .only
+                    .iter()
+                    .any(|k| p.person.eq_ignore_ascii_case(k.trim()))
         });
     }
+    let people = std::mem::take(&mut mapping.people);
 
     let options = StackOptions {
         retry: RetryPolicy {
@@ -157,10 +169,11 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     })
 }
 
-/// Keeps the people named by `--only`; a key that matches no one is a usage error.
-fn select(people: Vec<Person>, only: &[String]) -> anyhow::Result<Vec<Person>> {
+/// The mapping lines of the people named by `--only` (`None`: everyone). A key that matches
+/// no one is a usage error.
+fn select(people: &[Person], only: &[String]) -> anyhow::Result<Option<HashSet<u64>>> {
     if only.is_empty() {
-        return Ok(people);
+        return Ok(None);
     }
     let matches = |p: &Person, key: &str| {
         p.fields
@@ -175,10 +188,13 @@ fn select(people: Vec<Person>, only: &[String]) -> anyhow::Result<Vec<Person>> {
             .into());
         }
     }
-    Ok(people
-        .into_iter()
-        .filter(|p| only.iter().any(|k| matches(p, k)))
-        .collect())
+    Ok(Some(
+        people
+            .iter()
+            .filter(|p| only.iter().any(|k| matches(p, k)))
+            .map(|p| p.origin.line)
+            .collect(),
+    ))
 }
 
 fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_>, dry_run: bool) {
