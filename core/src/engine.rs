@@ -195,7 +195,6 @@ impl RunSummary {
     }
 }
 
-
 impl Engine {
     fn worker_count(&self) -> usize {
         if self.workers > 0 {
