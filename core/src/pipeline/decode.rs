@@ -3,12 +3,13 @@
 //!
 //! Why a module of its own: decoding is where almost all of the time, memory and risk is. JPEGs
 //! are decoded "shrink on load" (the DCT is scaled by 1/2, 1/4 or 1/8 while decoding, so a 24 MP
-//! photo never exists at full size in memory) with the pure-Rust `jpeg-decoder`, or with
-//! libjpeg-turbo behind the `turbojpeg` cargo feature. Everything a school delivery contains is
-//! normalised here: EXIF orientation, embedded ICC profiles (converted to sRGB with `moxcms`),
-//! CMYK/YCCK JPEGs, greyscale, 16-bit and transparent PNGs. Metadata is read only for that purpose
-//! and never carried forward. Every decoder call runs under `catch_unwind`, so a decoder bug on a
-//! hostile file becomes an input error, never a crashed run.
+//! photo never exists at full size in memory) with the pure-Rust `jpeg-decoder` (the copy in
+//! `vendor/`, which decodes on the calling thread), or with libjpeg-turbo behind the `turbojpeg`
+//! cargo feature. Everything a school delivery contains is normalised here: EXIF orientation,
+//! embedded ICC profiles (converted to sRGB with `moxcms`), CMYK/YCCK JPEGs, greyscale, 16-bit
+//! and transparent PNGs. Metadata is read only for that purpose and never carried forward. Every
+//! decoder call runs under `catch_unwind`, so a decoder bug on a hostile file becomes an input
+//! error, never a crashed run.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -76,6 +77,9 @@ pub(super) enum Raw {
 
 fn decode_jpeg(bytes: &[u8], info: SourceInfo, min_short: u32) -> Result<Decoded> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    // The engine already runs one decode per core; the decoder's own per-component threads
+    // would only add hand-offs (vendor/jpeg-decoder/PICDAY.md).
+    decoder.set_single_threaded(true);
     // The header was checked against the pixel limit; never let the decoder allocate more than
     // that image could need (4 bytes a pixel for CMYK, plus slack for the DCT block padding).
     let limit = (u64::from(info.width) + 16) * (u64::from(info.height) + 16) * 4;
