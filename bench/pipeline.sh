@@ -33,17 +33,27 @@ if [ -x /usr/bin/convert ] && /usr/bin/convert -version 2>/dev/null | grep -q Im
 elif command -v magick >/dev/null; then IM=$(command -v magick); fi
 
 export VIPS_CONCURRENCY=1
-TIMEF="$WORK/time.txt"
 declare -A MS RSS
 # Runs one command per photo; appends "wall_us cpu_s rss_kb" lines to $WORK/<tool>.txt.
-# CPU time (user + sys) is the fair figure on a busy machine; wall time includes waiting.
+# CPU time (user + sys, from wait4 in microseconds: GNU time would round each to 10 ms) is the
+# fair figure on a shared machine; wall time includes waiting.
 measure() { # tool cmd...
   local tool=$1; shift
-  local t0 t1
-  t0=$(date +%s%N)
-  /usr/bin/time -f '%U %S %M' -o "$TIMEF" taskset -c "$CORE" "$@" >/dev/null 2>&1
-  t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000 )) $(awk '{print $1 + $2, $3}' "$TIMEF")" >> "$WORK/$tool.txt"
+  python3 - taskset -c "$CORE" "$@" >> "$WORK/$tool.txt" <<'PY'
+import os, sys, time
+t0 = time.perf_counter_ns()
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+wall_us = (time.perf_counter_ns() - t0) // 1000
+if status != 0:
+    sys.exit(f"{' '.join(sys.argv[1:])} failed ({status})")
+print(wall_us, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
+PY
 }
 rm -f "$WORK"/{picday,vips,magick}.txt
 for r in $(seq "$ROUNDS"); do

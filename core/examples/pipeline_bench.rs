@@ -8,6 +8,7 @@
 //! ```text
 //! pipeline_bench generate SRC.jpg DIR COUNT    # 4000x6000 portraits, Q90 4:2:0
 //! pipeline_bench run [--crop face|top|center] [--out DIR] FILE...
+//! pipeline_bench stages FILE...                 # where the time goes, stage by stage
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -24,8 +25,10 @@ fn main() {
             generate(Path::new(&args[1]), Path::new(&args[2]), n)
         }
         Some("run") => run(&args[1..]),
+        Some("stages") => stages(&args[1..]),
         _ => Err(
-            "usage: pipeline_bench generate SRC DIR COUNT | run [--crop MODE] [--out DIR] FILE..."
+            "usage: pipeline_bench generate SRC DIR COUNT | run [--crop MODE] [--out DIR] FILE... \
+             | stages FILE..."
                 .into(),
         ),
     };
@@ -128,6 +131,65 @@ fn run(args: &[String]) -> Res {
         times.len(),
         peak_rss_kb()
     );
+    Ok(())
+}
+
+/// The pipeline's stages one by one on each file (the same calls `Pipeline::process` makes),
+/// printing the mean milliseconds of each: shows where a change should aim.
+fn stages(files: &[String]) -> Res {
+    use picday_core::pipeline::{self, DECODE_HEADROOM, face};
+    let profile = Profile::square(640);
+    let mut total = [0.0f64; 7];
+    let names = [
+        "read", "inspect", "decode", "detect", "resize", "encode", "hash",
+    ];
+    // The detector's model is parsed on first use in each worker thread: timed apart.
+    let warm = image::RgbImage::new(64, 96);
+    let t = Instant::now();
+    face::detect(&warm, 64, 96);
+    let model_ms = t.elapsed().as_secs_f64() * 1000.0;
+    for f in files {
+        let mut lap = Instant::now();
+        let mut mark = |i: usize, total: &mut [f64; 7]| {
+            total[i] += lap.elapsed().as_secs_f64() * 1000.0;
+            lap = Instant::now();
+        };
+        let bytes = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
+        mark(0, &mut total);
+        let info = pipeline::inspect(&bytes, 100_000_000).map_err(|e| e.to_string())?;
+        mark(1, &mut total);
+        let min_short = (640.0 * DECODE_HEADROOM).ceil() as u32;
+        let decoded =
+            pipeline::decode_scaled(&bytes, info, min_short).map_err(|e| e.to_string())?;
+        mark(2, &mut total);
+        let (w, h) = (decoded.source_width, decoded.source_height);
+        let rect = match face::detect(&decoded.image, w, h) {
+            face::Detection::Face(b) => face::face_crop(&b, w, h, 1.0, 640.0),
+            _ => pipeline::crop_rect(w, h, &profile, CropMode::Top),
+        };
+        mark(3, &mut total);
+        let (sx, sy) = decoded.scale();
+        let scaled = pipeline::Rect {
+            x: rect.x * sx,
+            y: rect.y * sy,
+            width: rect.width * sx,
+            height: rect.height * sy,
+        };
+        let pixels =
+            pipeline::resize(&decoded.image, scaled, 640, 640).map_err(|e| e.to_string())?;
+        mark(4, &mut total);
+        let out = pipeline::encode_within_budget(&pixels, &profile).map_err(|e| e.to_string())?;
+        mark(5, &mut total);
+        std::hint::black_box(blake3::hash(&bytes));
+        mark(6, &mut total);
+        std::hint::black_box(out);
+    }
+    let n = files.len().max(1) as f64;
+    print!("photos={} model_load_ms={model_ms:.1}", files.len());
+    for (name, t) in names.iter().zip(total) {
+        print!(" {name}_ms={:.1}", t / n);
+    }
+    println!(" total_ms={:.1}", total.iter().sum::<f64>() / n);
     Ok(())
 }
 

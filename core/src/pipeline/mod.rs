@@ -323,10 +323,7 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
             "the JPEG is truncated (no end-of-image marker); copy it again from the delivery",
         ));
     }
-    let reader = image::ImageReader::with_format(Cursor::new(bytes), format);
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|e| Error::input(format!("unreadable {format:?} header: {e}")))?;
+    let (width, height) = header_size(bytes, format)?;
     if width == 0 || height == 0 {
         return Err(Error::input("the image has no pixels"));
     }
@@ -339,6 +336,32 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
         format,
         width,
         height,
+    })
+}
+
+/// The pixel size the header declares. JPEG headers are read by the decoder that will decode
+/// the pixels (markers only, up to the first scan: no copy of the file, no pixel work).
+fn header_size(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)> {
+    let unreadable =
+        |e: &dyn fmt::Display| Error::input(format!("unreadable {format:?} header: {e}"));
+    let read = || -> Result<(u32, u32)> {
+        if format == ImageFormat::Jpeg {
+            let mut decoder = jpeg_decoder::Decoder::new(bytes);
+            decoder.read_info().map_err(|e| unreadable(&e))?;
+            let info = decoder
+                .info()
+                .ok_or_else(|| Error::input("the JPEG has no frame header"))?;
+            Ok((u32::from(info.width), u32::from(info.height)))
+        } else {
+            image::ImageReader::with_format(Cursor::new(bytes), format)
+                .into_dimensions()
+                .map_err(|e| unreadable(&e))
+        }
+    };
+    std::panic::catch_unwind(read).unwrap_or_else(|_| {
+        Err(Error::input(
+            "the header is corrupt (the decoder gave up); export the photo again",
+        ))
     })
 }
 
@@ -407,6 +430,13 @@ pub fn resize(source: &RgbImage, rect: Rect, width: u32, height: u32) -> Result<
 }
 
 /// Encodes baseline JPEG at `quality`, with no EXIF, XMP or ICC segment.
+#[cfg(feature = "turbojpeg")]
+pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>> {
+    turbo::encode(image, quality)
+}
+
+/// Encodes baseline JPEG at `quality`, with no EXIF, XMP or ICC segment.
+#[cfg(not(feature = "turbojpeg"))]
 pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>> {
     let (w, h) = image.dimensions();
     let (w16, h16) = (
