@@ -9,6 +9,7 @@
 //! pipeline_bench generate SRC.jpg DIR COUNT    # 4000x6000 portraits, Q90 4:2:0
 //! pipeline_bench run [--crop face|top|center] [--out DIR] FILE...
 //! pipeline_bench stages FILE...                 # where the time goes, stage by stage
+//! pipeline_bench scale FILE...                  # photos per second on 1..=cores threads
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,9 +27,10 @@ fn main() {
         }
         Some("run") => run(&args[1..]),
         Some("stages") => stages(&args[1..]),
+        Some("scale") => scale(&args[1..]),
         _ => Err(
             "usage: pipeline_bench generate SRC DIR COUNT | run [--crop MODE] [--out DIR] FILE... \
-             | stages FILE..."
+             | stages FILE... | scale FILE..."
                 .into(),
         ),
     };
@@ -131,6 +133,55 @@ fn run(args: &[String]) -> Res {
         times.len(),
         peak_rss_kb()
     );
+    Ok(())
+}
+
+/// Throughput with 1, 2, ... up to the number of cores threads, each taking the next photo
+/// (as the engine's CPU pool does): shows whether photos per second grow with cores.
+fn scale(files: &[String]) -> Res {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let pipeline = Pipeline::default();
+    let profiles = [Profile::square(640)];
+    let work = files.len().max(1) * 2;
+    let mut base = 0.0;
+    for threads in 1..=cores {
+        let next = AtomicUsize::new(0);
+        let start = Instant::now();
+        let failed = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= work {
+                                return Ok(());
+                            }
+                            let f = &files[i % files.len()];
+                            pipeline
+                                .process(Path::new(f), &profiles)
+                                .map_err(|e| format!("{f}: {e}"))?;
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+                .find(Result::is_err)
+        });
+        if let Some(Err(e)) = failed {
+            return Err(e);
+        }
+        let per_second = work as f64 / start.elapsed().as_secs_f64();
+        if threads == 1 {
+            base = per_second;
+        }
+        println!(
+            "threads={threads} photos={work} photos_per_s={per_second:.1} speedup={:.2}x",
+            per_second / base
+        );
+    }
     Ok(())
 }
 
