@@ -412,10 +412,16 @@ fn sigkill_at_random_points_then_resume_sends_everyone_once_but_the_in_flight() 
     std::fs::create_dir_all(&work).unwrap();
     let config = config(&work, &mapping, "[run]\nworkers = 1\n");
     let out_dir = work.join("out");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    // PICDAY_KILL_SEED=<seed> replays the kill delays of a failed run.
+    let seed = std::env::var("PICDAY_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     let mut rng = Lcg(seed);
     let mut written: BTreeMap<String, usize> = BTreeMap::new();
     let mut in_flight: BTreeMap<String, usize> = BTreeMap::new();
