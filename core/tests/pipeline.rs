@@ -23,6 +23,13 @@ fn read(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join(name)).expect("fixture")
 }
 
+/// A fixture's pixels, decoded by `image` (as the photographer's software would see them).
+fn pixels(name: &str) -> RgbImage {
+    image::load_from_memory(&read(name))
+        .expect("fixture decodes")
+        .into_rgb8()
+}
+
 /// Face boxes (x, y, w, h) in the upright frame, measured by hand.
 fn truth() -> BTreeMap<String, Rect> {
     let text = std::fs::read_to_string(fixtures().join("truth.json")).expect("truth.json");
@@ -113,9 +120,7 @@ fn detector_finds_the_face_that_truth_json_marks() {
 fn a_small_face_is_found_by_the_second_pass() {
     // A wide shot: the 0100205 portrait shrunk to 0.45 in the middle of a same-size canvas, so
     // its face is about a tenth of the short side, below what the first pass can see.
-    let portrait = image::load_from_memory(&read("0100205.jpg"))
-        .expect("fixture decodes")
-        .into_rgb8();
+    let portrait = pixels("0100205.jpg");
     let (w, h) = portrait.dimensions();
     let small = image::imageops::resize(
         &portrait,
@@ -189,9 +194,7 @@ fn photo_without_a_face_falls_back_to_top_crop_and_is_flagged() {
 #[test]
 fn two_people_in_one_photo_are_flagged_as_several_faces() {
     // Two copies of a portrait side by side: a group photo, not a portrait.
-    let one = image::load_from_memory(&read("0100200.jpg"))
-        .expect("fixture")
-        .into_rgb8();
+    let one = pixels("0100200.jpg");
     let (w, h) = one.dimensions();
     let mut two = RgbImage::new(w * 2, h);
     image::imageops::replace(&mut two, &one, 0, 0);
