@@ -12,8 +12,8 @@ use picday_core::engine::Status;
 
 use crate::report::{OutcomeRow, Report};
 
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
+/// Escapes text for HTML (the run report and the preview contact sheet).
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

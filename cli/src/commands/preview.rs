@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use picday_core::Person;
 
+use crate::html::esc;
 use crate::{Outcome, setup};
 
 #[derive(Debug, clap::Args)]
@@ -155,21 +156,6 @@ fn keys_of(
             (name.clone(), key)
         })
         .collect()
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn html(cards: &[Card], config: &str, left_out: usize) -> String {
