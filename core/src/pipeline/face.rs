@@ -115,9 +115,10 @@ fn faces_at(image: &RgbImage, short: u32, source_width: u32, source_height: u32)
     let factor = f64::from(short.min(own)) / f64::from(own);
     let gw = ((f64::from(w) * factor).round() as u32).max(1);
     let gh = ((f64::from(h) * factor).round() as u32).max(1);
-    let Some(grey) = grey_copy(image, gw, gh) else {
+    let grey = grey_copy(image, gw, gh);
+    if grey.is_empty() {
         return Vec::new();
-    };
+    }
     let faces =
         with_detector(|d| d.detect(&rustface::ImageData::new(&grey, gw, gh))).unwrap_or_default();
     let to_source = f64::from(source_width) / f64::from(gw);
@@ -162,23 +163,44 @@ fn classify(boxes: &[FaceBox], source_short: u32) -> Detection {
     }
 }
 
-/// Luma (BT.601) of a small copy made with a cheap box-like reduction.
-fn grey_copy(image: &RgbImage, gw: u32, gh: u32) -> Option<Vec<u8>> {
-    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+/// Luma (BT.601) of a `gw`x`gh` copy of `image`, each pixel the mean of the source pixels it
+/// covers (a box filter is all the detector needs). One pass over the source, adding whole rows
+/// into a row of column sums (which vectorises), with no intermediate image: this runs on every
+/// photo.
+fn grey_copy(image: &RgbImage, gw: u32, gh: u32) -> Vec<u8> {
     let (w, h) = image.dimensions();
-    let src = images::ImageRef::new(w, h, image.as_raw(), PixelType::U8x3).ok()?;
-    let mut dst = images::Image::new(gw, gh, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
-    Resizer::new().resize(&src, &mut dst, &options).ok()?;
-    Some(
-        dst.buffer()
-            .chunks_exact(3)
-            .map(|p| {
-                let y = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
-                ((y + 500) / 1000) as u8
-            })
-            .collect(),
-    )
+    let (w, h, gw, gh) = (w as usize, h as usize, gw as usize, gh as usize);
+    if w == 0 || h == 0 || gw == 0 || gh == 0 || gw > w || gh > h {
+        return Vec::new();
+    }
+    // Output pixel i covers source pixels [bins[i], bins[i + 1]): every bin is non-empty as
+    // the copy is no larger than the source.
+    let bins = |from: usize, to: usize| -> Vec<usize> { (0..=to).map(|i| i * from / to).collect() };
+    let (cols, rows) = (bins(w, gw), bins(h, gh));
+    let raw = image.as_raw();
+    let stride = w * 3;
+    let mut column_sums = vec![0u32; stride];
+    let mut grey = Vec::with_capacity(gw * gh);
+    for band in rows.windows(2) {
+        column_sums.fill(0);
+        for row in raw[band[0] * stride..band[1] * stride].chunks_exact(stride) {
+            for (sum, &v) in column_sums.iter_mut().zip(row) {
+                *sum += u32::from(v);
+            }
+        }
+        let band_height = (band[1] - band[0]) as u64;
+        for span in cols.windows(2) {
+            let [mut r, mut g, mut b] = [0u64; 3];
+            for p in column_sums[span[0] * 3..span[1] * 3].chunks_exact(3) {
+                r += u64::from(p[0]);
+                g += u64::from(p[1]);
+                b += u64::from(p[2]);
+            }
+            let area = band_height * (span[1] - span[0]) as u64 * 1000;
+            grey.push(((299 * r + 587 * g + 114 * b + area / 2) / area) as u8);
+        }
+    }
+    grey
 }
 
 /// Places a crop of the profile's shape (`aspect` = width / height) so that the face sits at
@@ -247,6 +269,23 @@ mod tests {
         // Close-up: the crop would be wider than the photo, so it is shrunk to fit.
         let r = face_crop(&face(100.0, 100.0, 500.0), 640, 800, 0.75, 96.0);
         assert!(r.width <= 640.0 + 1e-9 && r.height <= 800.0 + 1e-9, "{r:?}");
+    }
+
+    #[test]
+    fn grey_copy_averages_the_pixels_each_output_pixel_covers() {
+        // Flat colour: BT.601 luma of (200, 100, 50) is 124.2.
+        let flat = RgbImage::from_pixel(7, 5, image::Rgb([200, 100, 50]));
+        assert_eq!(grey_copy(&flat, 3, 2), vec![124; 6]);
+        // A 4x2 image, left half black, right half white, to 2x1: one of each.
+        let halves = RgbImage::from_fn(4, 2, |x, _| image::Rgb([if x < 2 { 0 } else { 255 }; 3]));
+        assert_eq!(grey_copy(&halves, 2, 1), vec![0, 255]);
+        // 3 columns to 2: bins [0, 1) and [1, 3); a white middle column lands in the second.
+        let stripe = RgbImage::from_fn(3, 1, |x, _| image::Rgb([if x == 1 { 255 } else { 0 }; 3]));
+        assert_eq!(grey_copy(&stripe, 2, 1), vec![0, 128]);
+        // Same size: plain luma; nothing asked for or nothing to read: nothing.
+        assert_eq!(grey_copy(&flat, 7, 5).len(), 35);
+        assert!(grey_copy(&flat, 0, 5).is_empty());
+        assert!(grey_copy(&flat, 8, 5).is_empty());
     }
 
     #[test]
