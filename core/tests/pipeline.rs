@@ -683,3 +683,34 @@ fn fuzz_smoke_mutated_inputs_never_panic() {
     // Both outcomes must occur, or the mutations are not exercising anything.
     assert!(ok > 10 && err > 10, "ok {ok}, err {err}");
 }
+
+#[test]
+fn a_worker_reading_photo_after_photo_never_mixes_up_their_bytes() {
+    // `process` reuses the worker's read buffer: a small photo after a big one, a missing file
+    // and a corrupt one in between must each give what a fresh read gives.
+    let p = Pipeline::default();
+    let profiles = [Profile::jpeg(96, 96)];
+    let sequence = [
+        "0500000-big.jpg",
+        "0100200.jpg",
+        "0700004-missing.jpg",
+        "0700001-truncated.jpg",
+        "0100201.jpg",
+        "0100200.jpg",
+    ];
+    for name in sequence {
+        let path = fixtures().join(name);
+        let got = p.process(&path, &profiles);
+        match std::fs::read(&path) {
+            Err(_) => assert!(got.is_err(), "{name}: a missing file processed"),
+            Ok(bytes) => match (got, p.process_bytes(&bytes, &profiles)) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.source_hash, b.source_hash, "{name}");
+                    assert_eq!(a.photos[&profiles[0]].bytes, b.photos[&profiles[0]].bytes);
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{name}"),
+                (a, b) => panic!("{name}: {:?} vs {:?}", a.err(), b.err()),
+            },
+        }
+    }
+}
