@@ -196,6 +196,17 @@ fn configuration_errors_exit_2_before_anything_is_sent() {
     let out = picday(&dir.path().join("absent.toml"), &["check"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("picday init"), "{}", text(&out));
+
+    // An option out of range: the file, the line, the key and what is allowed.
+    let config = fixture_config(dir.path(), "quality = 150\n");
+    let out = picday(&config, &["push"]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = text(&out);
+    assert!(
+        all.contains("picday.toml:8: [targets.entra]: `quality` 150 must be between 1 and 100"),
+        "{all}"
+    );
+    assert!(!dir.path().join("out").exists());
 }
 
 #[test]

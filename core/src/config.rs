@@ -3,9 +3,12 @@
 //! Sections other than `[targets.*]` are typed here and reject unknown keys. Target sections are
 //! kept as raw tables with their position in the file, because only the target's factory knows
 //! its options: [`TargetSpec::parse`] deserialises them and turns serde's complaints into errors
-//! that name the key and its line.
+//! that name the key and its line. [`PhotoOptions`] checks the photo options most targets share
+//! (`size` or `width`/`height`, `quality`, `max_bytes`) the same way for all of them.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::model::Profile;
 use crate::pipeline::CropMode;
 
 /// The whole configuration file.
@@ -187,6 +191,69 @@ impl TargetSpec {
         })
     }
 
+    /// A configuration error about the option `key` of this section, naming the file and the
+    /// key's line like [`TargetSpec::parse`] does: "picday.toml:12: [targets.entra]: `size` ...".
+    pub fn invalid(&self, key: &str, msg: impl fmt::Display) -> Error {
+        self.error_at(key, format!("`{key}` {msg}"))
+    }
+
+    /// Like [`TargetSpec::invalid`], for a message that names the key(s) itself.
+    pub fn error_at(&self, key: &str, msg: impl fmt::Display) -> Error {
+        let place = match self.line_of_key(key) {
+            Some(l) => format!("{}:{l}", self.file.path.display()),
+            None => self.file.path.display().to_string(),
+        };
+        Error::config(format!("{place}: [targets.{}]: {msg}", self.name))
+    }
+
+    /// The output profile described by a target's photo options, within what the service
+    /// accepts; `quality` defaults to `[photo] quality`.
+    pub fn profile(&self, options: PhotoOptions, limits: &PhotoLimits) -> Result<Profile> {
+        let check = |key: &str, value: Option<u32>| -> Result<Option<u32>> {
+            match value {
+                Some(v) if !limits.sizes.contains(&v) => Err(self.invalid(
+                    key,
+                    format!(
+                        "{v} must be between {} and {}",
+                        limits.sizes.start(),
+                        limits.sizes.end()
+                    ),
+                )),
+                v => Ok(v),
+            }
+        };
+        let size = check("size", options.size)?;
+        let width = check("width", options.width)?
+            .or(size)
+            .unwrap_or(limits.default_size.0);
+        let height = check("height", options.height)?
+            .or(size)
+            .unwrap_or(limits.default_size.1);
+        let quality = options.quality.unwrap_or(self.photo.quality);
+        if !(1..=100).contains(&quality) {
+            return Err(self.invalid("quality", format!("{quality} must be between 1 and 100")));
+        }
+        let max_bytes = options.max_bytes.or(limits.default_max_bytes);
+        if let Some(max) = max_bytes
+            && !limits.max_bytes.contains(&max)
+        {
+            let (low, high) = (*limits.max_bytes.start(), *limits.max_bytes.end());
+            let allowed = if high == usize::MAX {
+                format!("at least {low}")
+            } else {
+                format!("between {low} and {high}")
+            };
+            let why = limits
+                .max_bytes_why
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Err(self.invalid("max_bytes", format!("{max} must be {allowed}{why}")));
+        }
+        let mut profile = Profile::jpeg(width, height).with_quality(quality);
+        profile.max_bytes = max_bytes;
+        Ok(profile)
+    }
+
     /// The line of `key = ...` inside this section, if it can be found.
     pub fn line_of_key(&self, key: &str) -> Option<usize> {
         // The span covers the `[targets.NAME]` header; the section runs to the next header.
@@ -205,6 +272,99 @@ impl TargetSpec {
     /// A path option resolved against the configuration's folder.
     pub fn resolve_path(&self, p: &Path) -> PathBuf {
         self.base_dir.join(p)
+    }
+}
+
+/// The photo options a target's config struct carries (each `None` when not given). A target
+/// copies the ones it offers from its own `#[serde(deny_unknown_fields)]` struct and passes them
+/// to [`TargetSpec::profile`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhotoOptions {
+    /// Width and height of a square photo.
+    pub size: Option<u32>,
+    /// Width, for other shapes (defaults to `size`).
+    pub width: Option<u32>,
+    /// Height, for other shapes (defaults to `size`).
+    pub height: Option<u32>,
+    /// JPEG quality, 1 to 100.
+    pub quality: Option<u8>,
+    /// Largest file; the quality is lowered until the photo fits.
+    pub max_bytes: Option<usize>,
+}
+
+impl PhotoOptions {
+    /// The options of a target with square photos only.
+    pub const fn square(size: Option<u32>, quality: Option<u8>, max_bytes: Option<usize>) -> Self {
+        PhotoOptions {
+            size,
+            width: None,
+            height: None,
+            quality,
+            max_bytes,
+        }
+    }
+
+    /// The options of a target whose photos have a `width` and a `height` (no `size`).
+    pub const fn sized(
+        width: Option<u32>,
+        height: Option<u32>,
+        quality: Option<u8>,
+        max_bytes: Option<usize>,
+    ) -> Self {
+        PhotoOptions {
+            size: None,
+            width,
+            height,
+            quality,
+            max_bytes,
+        }
+    }
+}
+
+/// What a service accepts, for [`TargetSpec::profile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoLimits {
+    /// Width and height when the options give neither.
+    pub default_size: (u32, u32),
+    /// Allowed widths and heights.
+    pub sizes: RangeInclusive<u32>,
+    /// The byte budget when the options give none.
+    pub default_max_bytes: Option<usize>,
+    /// Allowed byte budgets.
+    pub max_bytes: RangeInclusive<usize>,
+    /// Why the budget is bounded, for the error message (e.g. "Graph's limit").
+    pub max_bytes_why: Option<&'static str>,
+}
+
+impl PhotoLimits {
+    /// Square photos of `default` pixels by default, any size in `sizes`, any byte budget.
+    pub const fn square(default: u32, sizes: RangeInclusive<u32>) -> Self {
+        PhotoLimits::new((default, default), sizes)
+    }
+
+    /// `default` (width, height) photos by default, any width and height in `sizes`, any byte
+    /// budget.
+    pub const fn new(default: (u32, u32), sizes: RangeInclusive<u32>) -> Self {
+        PhotoLimits {
+            default_size: default,
+            sizes,
+            default_max_bytes: None,
+            max_bytes: 1..=usize::MAX,
+            max_bytes_why: None,
+        }
+    }
+
+    /// A byte budget of `default` unless the options set one in `allowed`.
+    pub fn with_max_bytes(
+        mut self,
+        default: Option<usize>,
+        allowed: RangeInclusive<usize>,
+        why: Option<&'static str>,
+    ) -> Self {
+        self.default_max_bytes = default;
+        self.max_bytes = allowed;
+        self.max_bytes_why = why;
+        self
     }
 }
 
@@ -416,6 +576,72 @@ colour = "blue"
         );
         let c = Config::parse(Path::new("p.toml"), "[source]\nmapping = \"a\"\n".into()).unwrap();
         assert!(c.plugin_dirs.is_empty());
+    }
+
+    #[test]
+    fn photo_options_become_a_profile_within_the_services_limits() {
+        let text = "[source]\nmapping = \"a.csv\"\n[photo]\nquality = 80\n\
+                    [targets.x]\ntype = \"t\"\nsize = 5000\nquality = 0\n";
+        let c = Config::parse(Path::new("p.toml"), text.into()).unwrap();
+        let spec = &c.targets[0];
+        let limits = PhotoLimits::square(648, 16..=4096);
+        // Defaults: the service's size, `[photo] quality`, no budget.
+        let p = spec.profile(PhotoOptions::default(), &limits).unwrap();
+        assert_eq!(
+            (p.width, p.height, p.quality, p.max_bytes),
+            (648, 648, 80, None)
+        );
+        // `width`/`height` win over `size`, each defaulting to it.
+        let opts = PhotoOptions {
+            size: Some(300),
+            height: Some(400),
+            ..PhotoOptions::default()
+        };
+        let p = spec.profile(opts, &limits).unwrap();
+        assert_eq!((p.width, p.height), (300, 400));
+        // Out of range: the key, its line and the allowed values.
+        let opts = PhotoOptions {
+            size: Some(5000),
+            ..PhotoOptions::default()
+        };
+        let e = spec.profile(opts, &limits).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert_eq!(
+            e.message(),
+            "p.toml:7: [targets.x]: `size` 5000 must be between 16 and 4096"
+        );
+        let opts = PhotoOptions {
+            quality: Some(0),
+            ..PhotoOptions::default()
+        };
+        let e = spec.profile(opts, &limits).unwrap_err();
+        assert!(e.message().starts_with("p.toml:8: "), "{e}");
+        // Byte budgets: the service's default, and its bound with the reason.
+        let graph = limits.with_max_bytes(Some(4 << 20), 1..=4 << 20, Some("Graph's limit"));
+        let p = spec.profile(PhotoOptions::default(), &graph).unwrap();
+        assert_eq!(p.max_bytes, Some(4 << 20));
+        let opts = PhotoOptions {
+            max_bytes: Some(5 << 20),
+            ..PhotoOptions::default()
+        };
+        let e = spec.profile(opts, &graph).unwrap_err();
+        assert!(
+            e.message()
+                .ends_with("`max_bytes` 5242880 must be between 1 and 4194304 (Graph's limit)"),
+            "{e}"
+        );
+        let small =
+            PhotoLimits::square(96, 96..=2048).with_max_bytes(None, 4096..=usize::MAX, None);
+        let opts = PhotoOptions {
+            max_bytes: Some(100),
+            ..PhotoOptions::default()
+        };
+        let e = spec.profile(opts, &small).unwrap_err();
+        assert!(
+            e.message()
+                .ends_with("`max_bytes` 100 must be at least 4096"),
+            "{e}"
+        );
     }
 
     #[test]

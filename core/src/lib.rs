@@ -18,7 +18,7 @@ pub mod secret;
 pub mod state;
 pub mod target;
 
-pub use config::{Config, PhotoConfig, TargetSpec};
+pub use config::{Config, PhotoConfig, PhotoLimits, PhotoOptions, TargetSpec};
 pub use engine::{Engine, Observer, Outcome, RunSummary, RunTarget, Status};
 pub use error::{Error, ErrorKind, Result};
 pub use memory::MemoryTarget;

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use picday_core::{Error, Profile, Result, SecretSource, TargetSpec, Template};
+use picday_core::{PhotoLimits, PhotoOptions, Profile, Result, SecretSource, TargetSpec, Template};
 use serde::Deserialize;
 
 /// Graph refuses photos larger than this ("limited to 4 MB").
@@ -159,13 +159,7 @@ impl Settings {
     /// Reads and checks a section.
     pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
         let cfg: EntraConfig = spec.parse()?;
-        let here = |key: &str, msg: String| {
-            let place = spec
-                .line_of_key(key)
-                .map(|l| format!(" (line {l})"))
-                .unwrap_or_default();
-            Error::config(format!("[targets.{}]{place}: {msg}", spec.name))
-        };
+        let here = |key: &str, msg: String| spec.error_at(key, msg);
         for (key, value) in [("tenant_id", &cfg.tenant_id), ("client_id", &cfg.client_id)] {
             let v = value.trim();
             if v.is_empty() || v.contains(['/', '?', '#', ' ']) {
@@ -274,24 +268,14 @@ impl Settings {
                 ));
             }
         }
-        let size = cfg.size.unwrap_or(DEFAULT_SIZE);
-        if !(64..=4096).contains(&size) {
-            return Err(here(
-                "size",
-                format!("size {size} must be between 64 and 4096"),
-            ));
-        }
-        let max_bytes = cfg.max_bytes.unwrap_or(GRAPH_MAX_BYTES);
-        if max_bytes == 0 || max_bytes > GRAPH_MAX_BYTES {
-            return Err(here(
-                "max_bytes",
-                format!("max_bytes must be between 1 and {GRAPH_MAX_BYTES} (Graph's limit)"),
-            ));
-        }
-        let quality = cfg.quality.unwrap_or(spec.photo.quality);
-        if !(1..=100).contains(&quality) {
-            return Err(here("quality", "quality must be between 1 and 100".into()));
-        }
+        let profile = spec.profile(
+            PhotoOptions::square(cfg.size, cfg.quality, cfg.max_bytes),
+            &PhotoLimits::square(DEFAULT_SIZE, 64..=4096).with_max_bytes(
+                Some(GRAPH_MAX_BYTES),
+                1..=GRAPH_MAX_BYTES,
+                Some("Graph's limit"),
+            ),
+        )?;
         Ok(Settings {
             tenant_id: cfg.tenant_id.trim().to_string(),
             client_id: cfg.client_id.trim().to_string(),
@@ -300,9 +284,7 @@ impl Settings {
             graph_url,
             scope: format!("{}/.default", cfg.cloud.graph_url()),
             user: cfg.user,
-            profile: Profile::square(size)
-                .with_quality(quality)
-                .with_max_bytes(max_bytes),
+            profile,
             max_concurrency: cfg
                 .max_concurrency
                 .unwrap_or(DEFAULT_MAX_CONCURRENCY)

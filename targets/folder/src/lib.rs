@@ -11,8 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
-    Capabilities, CheckReport, Error, Photo, Profile, Receipt, Registry, Result, Subject, Target,
-    TargetInfo, TargetSpec, Template, ensure_profile,
+    Capabilities, CheckReport, Error, Photo, PhotoLimits, PhotoOptions, Profile, Receipt, Registry,
+    Result, Subject, Target, TargetInfo, TargetSpec, Template, ensure_profile,
 };
 use serde::Deserialize;
 
@@ -85,17 +85,16 @@ impl TargetFactory for FolderFactory {
 
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {
         let cfg: FolderConfig = spec.parse()?;
-        let size = cfg.size.unwrap_or(648);
-        let (width, height) = (cfg.width.unwrap_or(size), cfg.height.unwrap_or(size));
-        if !(16..=4096).contains(&width) || !(16..=4096).contains(&height) {
-            return Err(Error::config(format!(
-                "[targets.{}]: photo size {width}x{height} must be between 16 and 4096",
-                spec.name
-            )));
-        }
-        let mut profile =
-            Profile::jpeg(width, height).with_quality(cfg.quality.unwrap_or(spec.photo.quality));
-        profile.max_bytes = cfg.max_bytes;
+        let profile = spec.profile(
+            PhotoOptions {
+                size: cfg.size,
+                width: cfg.width,
+                height: cfg.height,
+                quality: cfg.quality,
+                max_bytes: cfg.max_bytes,
+            },
+            &PhotoLimits::square(648, 16..=4096),
+        )?;
         Ok(Arc::new(FolderTarget {
             name: spec.name.clone(),
             dir: spec.resolve_path(&cfg.dir),

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use picday_core::{Error, Profile, Result, TargetSpec, Template};
+use picday_core::{PhotoLimits, PhotoOptions, Profile, Result, TargetSpec, Template};
 use serde::Deserialize;
 
 /// Google's Admin SDK host.
@@ -80,13 +80,7 @@ pub struct Settings {
 impl Settings {
     /// Validates a parsed section.
     pub fn from_config(spec: &TargetSpec, cfg: GoogleConfig) -> Result<Settings> {
-        let bad = |key: &str, msg: String| {
-            let place = spec
-                .line_of_key(key)
-                .map(|l| format!("line {l}: "))
-                .unwrap_or_default();
-            Error::config(format!("{place}[targets.{}]: `{key}` {msg}", spec.name))
-        };
+        let bad = |key: &str, msg: String| spec.invalid(key, msg);
         let api_url = cfg
             .api_url
             .unwrap_or_else(|| DEFAULT_API_URL.to_string())
@@ -100,24 +94,14 @@ impl Settings {
                 format!("must be an http(s) URL, not {api_url:?}"),
             ));
         }
-        let size = cfg.size.unwrap_or(DEFAULT_SIZE);
-        if !(96..=2048).contains(&size) {
-            return Err(bad("size", format!("{size} must be between 96 and 2048")));
-        }
-        let quality = cfg.quality.unwrap_or(spec.photo.quality);
-        if !(1..=100).contains(&quality) {
-            return Err(bad(
-                "quality",
-                format!("{quality} must be between 1 and 100"),
-            ));
-        }
-        let max_bytes = cfg.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
-        if max_bytes < 4096 {
-            return Err(bad(
-                "max_bytes",
-                format!("{max_bytes} is too small for a photo"),
-            ));
-        }
+        let profile = spec.profile(
+            PhotoOptions::square(cfg.size, cfg.quality, cfg.max_bytes),
+            &PhotoLimits::square(DEFAULT_SIZE, 96..=2048).with_max_bytes(
+                Some(DEFAULT_MAX_BYTES),
+                4096..=usize::MAX,
+                Some("smaller cannot hold a photo"),
+            ),
+        )?;
         let admin = cfg.admin.map(|a| a.trim().to_string());
         if admin.as_deref().is_some_and(|a| !a.contains('@')) {
             return Err(bad(
@@ -145,9 +129,7 @@ impl Settings {
             admin,
             user: cfg.user,
             api_url,
-            profile: Profile::square(size)
-                .with_quality(quality)
-                .with_max_bytes(max_bytes),
+            profile,
             replace_user_photos: cfg.replace_user_photos,
             max_concurrency,
             max_attempts,

@@ -24,8 +24,9 @@ use async_trait::async_trait;
 use ldap3::{Ldap, Mod, Scope, SearchOptions};
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
-    Capabilities, CheckReport, Error, Person, Photo, Profile, Receipt, Registry, Result,
-    SecretSource, Subject, Target, TargetInfo, TargetSpec, Template, ensure_profile,
+    Capabilities, CheckReport, Error, Person, Photo, PhotoLimits, PhotoOptions, Profile, Receipt,
+    Registry, Result, SecretSource, Subject, Target, TargetInfo, TargetSpec, Template,
+    ensure_profile,
 };
 use serde::Deserialize;
 
@@ -63,16 +64,16 @@ impl PhotoAttribute {
             PhotoAttribute::JpegPhoto => "jpegPhoto",
         }
     }
-    fn default_size(self) -> u32 {
+
+    /// The sizes and byte budgets the attribute takes.
+    fn photo_limits(self) -> PhotoLimits {
         match self {
-            PhotoAttribute::ThumbnailPhoto => 96,
-            PhotoAttribute::JpegPhoto => 648,
-        }
-    }
-    fn default_max_bytes(self) -> Option<usize> {
-        match self {
-            PhotoAttribute::ThumbnailPhoto => Some(THUMBNAIL_PHOTO_DEFAULT_BYTES),
-            PhotoAttribute::JpegPhoto => None,
+            PhotoAttribute::ThumbnailPhoto => PhotoLimits::square(96, 16..=4096).with_max_bytes(
+                Some(THUMBNAIL_PHOTO_DEFAULT_BYTES),
+                1..=THUMBNAIL_PHOTO_MAX_BYTES,
+                Some("Active Directory refuses larger thumbnailPhoto values"),
+            ),
+            PhotoAttribute::JpegPhoto => PhotoLimits::square(648, 16..=4096),
         }
     }
 }
@@ -190,28 +191,10 @@ impl TargetFactory for LdapFactory {
         filter::validate_template(&cfg.filter).map_err(|e| err(e.message().to_string()))?;
 
         let attribute = cfg.attribute;
-        let size = cfg.size.unwrap_or(attribute.default_size());
-        if !(16..=4096).contains(&size) {
-            return Err(err(format!("size {size} must be between 16 and 4096")));
-        }
-        let max_bytes = cfg.max_bytes.or(attribute.default_max_bytes());
-        if attribute == PhotoAttribute::ThumbnailPhoto {
-            match max_bytes {
-                Some(m) if m <= THUMBNAIL_PHOTO_MAX_BYTES => {}
-                _ => {
-                    return Err(err(format!(
-                        "max_bytes must be at most {THUMBNAIL_PHOTO_MAX_BYTES} for \
-                         thumbnailPhoto (Active Directory refuses larger values)"
-                    )));
-                }
-            }
-        }
-        if max_bytes == Some(0) {
-            return Err(err("max_bytes must be more than 0".into()));
-        }
-        let mut profile =
-            Profile::square(size).with_quality(cfg.quality.unwrap_or(spec.photo.quality));
-        profile.max_bytes = max_bytes;
+        let profile = spec.profile(
+            PhotoOptions::square(cfg.size, cfg.quality, cfg.max_bytes),
+            &attribute.photo_limits(),
+        )?;
 
         let max_concurrency = cfg.max_concurrency.unwrap_or(4);
         if !(1..=16).contains(&max_concurrency) {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
-use picday_core::{Error, Profile, Result, Target, TargetSpec, Template};
+use picday_core::{PhotoLimits, PhotoOptions, Profile, Result, Target, TargetSpec, Template};
 use serde::Deserialize;
 
 use crate::package::check_id;
@@ -252,7 +252,7 @@ impl TargetFactory for SisFactory {
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {
         let kind = self.0;
         let mut settings = Settings::new(&spec.name, kind, PathBuf::new());
-        let (dir, id, package, width, height, quality, max_bytes) = match kind {
+        let (dir, id, package, photo) = match kind {
             Kind::PowerSchool => {
                 let c: PowerSchoolConfig = spec.parse()?;
                 settings.staff = Some(Staff {
@@ -264,20 +264,17 @@ impl TargetFactory for SisFactory {
                     c.dir,
                     c.id,
                     c.package,
-                    c.width,
-                    c.height,
-                    c.quality,
-                    c.max_bytes,
+                    PhotoOptions::sized(c.width, c.height, c.quality, c.max_bytes),
                 )
             }
             Kind::InfiniteCampus => {
                 let c: InfiniteCampusConfig = spec.parse()?;
                 if let Some(max) = c.max_zip_bytes {
                     if max < 4096 {
-                        return Err(Error::config(format!(
-                            "[targets.{}]: max_zip_bytes {max} is too small for any photo",
-                            spec.name
-                        )));
+                        return Err(spec.invalid(
+                            "max_zip_bytes",
+                            format!("{max} is too small for any photo"),
+                        ));
                     }
                     settings.max_zip_bytes = max;
                 }
@@ -285,10 +282,12 @@ impl TargetFactory for SisFactory {
                     c.dir,
                     c.id,
                     c.package,
-                    c.width,
-                    c.height,
-                    c.quality,
-                    c.max_bytes.or(Some(IC_MAX_BYTES)),
+                    PhotoOptions::sized(
+                        c.width,
+                        c.height,
+                        c.quality,
+                        c.max_bytes.or(Some(IC_MAX_BYTES)),
+                    ),
                 )
             }
             Kind::Aeries => {
@@ -297,39 +296,20 @@ impl TargetFactory for SisFactory {
                     c.dir,
                     c.id,
                     c.package,
-                    c.width,
-                    c.height,
-                    c.quality,
-                    c.max_bytes,
+                    PhotoOptions::sized(c.width, c.height, c.quality, c.max_bytes),
                 )
             }
         };
-        let (width, height) = (
-            width.unwrap_or(DEFAULT_WIDTH),
-            height.unwrap_or(DEFAULT_HEIGHT),
-        );
-        if !(16..=4096).contains(&width) || !(16..=4096).contains(&height) {
-            return Err(Error::config(format!(
-                "[targets.{}]: photo size {width}x{height} must be between 16 and 4096",
-                spec.name
-            )));
-        }
-        let quality = quality.unwrap_or(spec.photo.quality);
-        if !(1..=100).contains(&quality) {
-            return Err(Error::config(format!(
-                "[targets.{}]: quality {quality} must be between 1 and 100",
-                spec.name
-            )));
-        }
-        let mut profile = Profile::jpeg(width, height).with_quality(quality);
-        profile.max_bytes = max_bytes;
+        let profile = spec.profile(
+            photo,
+            &PhotoLimits::new((DEFAULT_WIDTH, DEFAULT_HEIGHT), 16..=4096),
+        )?;
         let package = package.unwrap_or_else(|| spec.name.clone());
         check_id(&package).map_err(|e| {
-            Error::config(format!(
-                "[targets.{}]: package name {package:?} is not a safe file name: {}",
-                spec.name,
-                e.message()
-            ))
+            spec.invalid(
+                "package",
+                format!("{package:?} is not a safe file name: {}", e.message()),
+            )
         })?;
         settings.dir = spec.resolve_path(&dir);
         settings.id = id;

@@ -344,5 +344,9 @@ async fn unknown_keys_are_config_errors_naming_the_key() {
     let e = registry
         .build(&TargetSpec::new("ae", "aeries", table, Path::new(".")))
         .unwrap_err();
-    assert!(e.message().contains("package name"), "{e}");
+    assert!(
+        e.message()
+            .contains("`package` \"../x\" is not a safe file name"),
+        "{e}"
+    );
 }
