@@ -361,3 +361,32 @@ fn preview_writes_a_contact_sheet_with_flags_first() {
         "preview sent photos"
     );
 }
+
+#[test]
+fn preview_shows_each_key_as_the_target_uses_it() {
+    // An LDAP target escapes mapping values inside its search filter (RFC 4515): the contact
+    // sheet must show that filter, not the bare template filled in.
+    let dir = tempfile::tempdir().unwrap();
+    let photo = portraits().join("0100200.jpg");
+    std::fs::write(
+        dir.path().join("photos.csv"),
+        format!("path,mail\n{},a(b)*@school.example\n", photo.display()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pw.txt"), "not-used-by-preview").unwrap();
+    let config = dir.path().join("picday.toml");
+    std::fs::write(
+        &config,
+        "[source]\nmapping = \"photos.csv\"\n\n[targets.ad]\ntype = \"ldap\"\n\
+         url = \"ldaps://127.0.0.1:1\"\nbind_dn = \"cn=svc\"\npassword = { file = \"pw.txt\" }\n\
+         base = \"dc=school,dc=example\"\nfilter = \"(mail={mail})\"\n",
+    )
+    .unwrap();
+    let out = picday(&config, &["preview", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(dir.path().join("preview/index.html")).unwrap();
+    assert!(
+        html.contains("ad: (mail=a\\28b\\29\\2a@school.example)"),
+        "{html}"
+    );
+}

@@ -142,17 +142,19 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     })
 }
 
+/// Each target's key for `person`, as the target itself derives it (an LDAP filter with its
+/// values escaped, say, not the bare template).
 fn keys_of(
     targets: &[(String, std::sync::Arc<dyn picday_core::Target>)],
     person: &Person,
 ) -> Vec<(String, String)> {
+    let person = std::sync::Arc::new(person.clone());
     targets
         .iter()
         .map(|(name, t)| {
             let key = t
-                .key_template()
-                .render(person)
-                .unwrap_or_else(|e| format!("({})", e.message()));
+                .subject(person.clone())
+                .map_or_else(|e| format!("({})", e.message()), |s| s.key);
             (name.clone(), key)
         })
         .collect()
