@@ -6,9 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::layers::RetryPolicy;
-use crate::model::{Photo, Subject, Template};
-use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo, ensure_profile};
+use crate::model::{Photo, Subject};
+use crate::target::{CheckReport, Receipt, Target, ensure_profile};
 
 /// The dry-run layer: `put_photo` and `delete_photo` are answered without calling the target.
 #[derive(Debug)]
@@ -24,21 +23,7 @@ impl DryRun {
 
 #[async_trait]
 impl Target for DryRun {
-    fn describe(&self) -> TargetInfo {
-        self.inner.describe()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn key_template(&self) -> &Template {
-        self.inner.key_template()
-    }
-    fn subject(&self, person: std::sync::Arc<crate::model::Person>) -> Result<Subject> {
-        self.inner.subject(person)
-    }
-    fn retry_policy(&self) -> Option<RetryPolicy> {
-        self.inner.retry_policy()
-    }
+    delegate_to_inner!();
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }

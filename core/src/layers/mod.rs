@@ -5,6 +5,32 @@
 //! dry-run outside, then retry, then the throttle next to the target, so that every retried
 //! attempt waits for a pause the service asked for.
 
+/// The [`Target`] methods a layer passes straight to the target it wraps (its `inner` field):
+/// what the target is, what it accepts and how it keys people. Each layer writes out `check`
+/// and the photo operations, where its policy lives (`async_trait` must see those).
+macro_rules! delegate_to_inner {
+    () => {
+        fn describe(&self) -> $crate::target::TargetInfo {
+            self.inner.describe()
+        }
+        fn capabilities(&self) -> $crate::target::Capabilities {
+            self.inner.capabilities()
+        }
+        fn key_template(&self) -> &$crate::model::Template {
+            self.inner.key_template()
+        }
+        fn subject(
+            &self,
+            person: std::sync::Arc<$crate::model::Person>,
+        ) -> $crate::error::Result<$crate::model::Subject> {
+            self.inner.subject(person)
+        }
+        fn retry_policy(&self) -> Option<$crate::layers::RetryPolicy> {
+            self.inner.retry_policy()
+        }
+    };
+}
+
 mod dry_run;
 mod retry;
 mod throttle;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use rand::Rng;
 
 use crate::error::Result;
-use crate::model::{Photo, Subject, Template};
-use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo};
+use crate::model::{Photo, Subject};
+use crate::target::{CheckReport, Receipt, Target};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone)]
@@ -157,21 +157,7 @@ impl Retry {
 
 #[async_trait]
 impl Target for Retry {
-    fn describe(&self) -> TargetInfo {
-        self.inner.describe()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn key_template(&self) -> &Template {
-        self.inner.key_template()
-    }
-    fn subject(&self, person: std::sync::Arc<crate::model::Person>) -> Result<Subject> {
-        self.inner.subject(person)
-    }
-    fn retry_policy(&self) -> Option<RetryPolicy> {
-        self.inner.retry_policy()
-    }
+    delegate_to_inner!();
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }

@@ -13,9 +13,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::{ErrorKind, Result};
-use crate::layers::RetryPolicy;
-use crate::model::{Photo, Subject, Template};
-use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo};
+use crate::model::{Photo, Subject};
+use crate::target::{CheckReport, Receipt, Target};
 
 /// An adaptive concurrency limit with a target-wide pause.
 #[derive(Debug)]
@@ -174,21 +173,7 @@ impl Throttle {
 
 #[async_trait]
 impl Target for Throttle {
-    fn describe(&self) -> TargetInfo {
-        self.inner.describe()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn key_template(&self) -> &Template {
-        self.inner.key_template()
-    }
-    fn subject(&self, person: std::sync::Arc<crate::model::Person>) -> Result<Subject> {
-        self.inner.subject(person)
-    }
-    fn retry_policy(&self) -> Option<RetryPolicy> {
-        self.inner.retry_policy()
-    }
+    delegate_to_inner!();
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }
