@@ -95,8 +95,10 @@ fn with_detector<T>(f: impl FnOnce(&mut dyn rustface::Detector) -> T) -> Option<
 /// Finds the subject's face in upright pixels `image`, which show a source of
 /// `source_width`x`source_height` upright pixels (boxes are returned in source pixels).
 pub fn detect(image: &RgbImage, source_width: u32, source_height: u32) -> Detection {
+    let own_short = image.width().min(image.height());
     let boxes = match faces_at(image, DETECT_SHORT, source_width, source_height) {
-        boxes if boxes.is_empty() => {
+        // The second pass only helps when it can look at more pixels than the first did.
+        boxes if boxes.is_empty() && own_short > DETECT_SHORT => {
             faces_at(image, DETECT_SHORT_FINE, source_width, source_height)
         }
         boxes => boxes,
