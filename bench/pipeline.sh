@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # picday's photo pipeline vs vipsthumbnail (and ImageMagick, if installed) on the same 24 MP
-# portraits, one photo per process, on one core, interleaved rounds. Prints ms per photo
-# (median), peak RSS and the ratios for each chroma subsampling of the input: 4:2:2 (what most
-# cameras write), 4:2:0 (phones) and 4:4:4 (top-quality studio exports: the most data to
-# decode). See docs/photos.md for the method and the last results.
+# portraits, on one core, interleaved rounds: first one process per photo, then each tool on all
+# the photos in one process. Prints ms per photo (median), peak RSS and the ratios for each
+# chroma subsampling of the input: 4:2:2 (what most cameras write), 4:2:0 (phones) and 4:4:4
+# (top-quality studio exports: the most data to decode). See docs/photos.md for the method and
+# the last results.
 #
 #   bench/pipeline.sh                 # default (pure Rust) build
 #   FEATURES=turbojpeg bench/pipeline.sh
@@ -51,8 +52,8 @@ print(wall_us, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
 PY
 }
 
-stat() { # file -> "median_wall_ms mean_cpu_ms max_rss_mb"
-  awk '{print $1/1000, $2*1000, $3/1024}' "$1" | sort -n |
+stat() { # file [photos per line] -> "median_wall_ms mean_cpu_ms max_rss_mb", per photo
+  awk -v n="${2:-1}" '{print $1/1000/n, $2*1000/n, $3/1024}' "$1" | sort -n |
     awk '{ms[NR]=$1; cpu+=$2; if ($3>rss) rss=$3} END {printf "%.1f %.1f %.1f", ms[int((NR+1)/2)], cpu/NR, rss}'
 }
 
@@ -76,7 +77,14 @@ for s in $SAMPLINGS; do
       [ -n "$IM" ] && measure "$dir/magick.txt" "$IM" -limit thread 1 -define jpeg:size=1280x1280 "$f" -resize '640x640^' -gravity center -extent 640x640 -strip -quality 85 "$dir/out-im/$b"
     done
   done
-  # In-process batch (all photos in one process): no process start, warm caches.
+  # Then each tool once on all the photos, in one process: how a delivery is really run (a push,
+  # or `vipsthumbnail *.jpg`), with no start-up per photo. Interleaved rounds again.
+  rm -f "$dir"/{picday,vips}-batch.txt
+  for r in $(seq "$ROUNDS"); do
+    measure "$dir/picday-batch.txt" "$BIN" run --out "$dir/out-picday" "${FILES[@]}"
+    [ -n "$have_vips" ] && measure "$dir/vips-batch.txt" vipsthumbnail "${FILES[@]}" --size 640x640 --smartcrop centre -o "$dir/out-vips/%s.jpg[Q=85,strip]"
+  done
+  # picday's own per-photo timing of one more batch (median, excluding process start).
   batch=$(taskset -c "$CORE" "$BIN" run "${FILES[@]}")
 
   read -r P_MS P_CPU P_RSS <<<"$(stat "$dir/picday.txt")"
@@ -90,5 +98,10 @@ for s in $SAMPLINGS; do
   row "picday (${FEATURES:-default build})" "$P_MS" "$P_CPU" "$P_RSS"
   [ -n "$have_vips" ] && row "vipsthumbnail $(vipsthumbnail --version | awk '{print $1}' | sed 's/vips-//')" "$V_MS" "$V_CPU" "$V_RSS"
   if [ -n "$IM" ]; then read -r M_MS M_CPU M_RSS <<<"$(stat "$dir/magick.txt")"; row "ImageMagick (jpeg:size 2x)" "$M_MS" "$M_CPU" "$M_RSS"; fi
-  echo "picday in one process (no process start): $batch"
+  echo "all ${#FILES[@]} photos in one process per tool (per photo, median of $ROUNDS rounds):"
+  read -r PB_MS PB_CPU PB_RSS <<<"$(stat "$dir/picday-batch.txt" "${#FILES[@]}")"
+  if [ -n "$have_vips" ]; then read -r V_MS V_CPU V_RSS <<<"$(stat "$dir/vips-batch.txt" "${#FILES[@]}")"; fi
+  row "picday, one process" "$PB_MS" "$PB_CPU" "$PB_RSS"
+  [ -n "$have_vips" ] && row "vipsthumbnail, one process" "$V_MS" "$V_CPU" "$V_RSS"
+  echo "picday's own timing of a batch (no process start): $batch"
 done
