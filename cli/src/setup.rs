@@ -1,13 +1,12 @@
 //! What every command does first: load the configuration, build the enabled targets and read
 //! the people. Failures here happen before anything is sent, so they are usage errors (exit 2).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use picday_core::mapping::{self, Mapping};
-use picday_core::{Config, Target};
+use picday_core::mapping::{self, KeyFields, Mapping};
+use picday_core::{Config, Target, Template};
 
 use crate::UsageError;
 
@@ -67,19 +66,15 @@ pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
 }
 
 impl Loaded {
-    /// The mapping columns the targets' key templates use.
-    pub fn key_fields(&self) -> Vec<String> {
-        self.targets
-            .iter()
-            .flat_map(|(_, t)| {
-                t.key_template()
-                    .fields()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
+    /// The mapping fields the targets' key templates use, target by target.
+    pub fn key_fields(&self) -> KeyFields {
+        let fields = |t: &Template| t.fields().map(str::to_string).collect::<Vec<_>>();
+        let mut keys = KeyFields::default();
+        for (_, t) in &self.targets {
+            let others = t.other_key_templates().into_iter().map(fields).collect();
+            keys.add(fields(t.key_template()), others);
+        }
+        keys
     }
 
     /// Reads the people.

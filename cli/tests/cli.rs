@@ -390,3 +390,50 @@ fn preview_shows_each_key_as_the_target_uses_it() {
         "{html}"
     );
 }
+
+#[test]
+fn powerschool_staff_without_a_student_id_are_sent_as_staff() {
+    // PowerSchool keys students by student id and staff by teacher number: a staff row has no
+    // student id, and must not be left out for it.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["0100200.jpg", "0100201.jpg", "0100202.jpg"] {
+        std::fs::copy(portraits().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "path,student_id,teacher_number,grade\n\
+         0100200.jpg,100200,,9\n\
+         0100201.jpg,,T42,STAFF\n\
+         0100202.jpg,,,10\n",
+    )
+    .unwrap();
+    let config = dir.path().join("picday.toml");
+    std::fs::write(
+        &config,
+        "[source]\nmapping = \"people.csv\"\n\n[targets.ps]\ntype = \"powerschool\"\ndir = \"out\"\n",
+    )
+    .unwrap();
+    let out = picday(&config, &["push"]);
+    let all = text(&out);
+    // Only the row with neither id is left out (exit 1), with both ids named.
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let left_out: Vec<&str> = all.lines().filter(|l| l.contains("people.csv:")).collect();
+    assert_eq!(left_out.len(), 1, "{all}");
+    assert!(
+        left_out[0].contains("people.csv:4")
+            && left_out[0].contains("`student_id`")
+            && left_out[0].contains("`teacher_number`"),
+        "{all}"
+    );
+    let students = std::fs::read_to_string(dir.path().join("out/ps.txt")).unwrap();
+    let staff = std::fs::read_to_string(dir.path().join("out/ps-staff.txt")).unwrap();
+    assert!(
+        students.contains("100200") && !students.contains("T42"),
+        "{students}"
+    );
+    assert!(
+        staff.contains("T42") && !staff.contains("100200"),
+        "{staff}"
+    );
+    assert!(dir.path().join("out/ps-staff.zip").is_file());
+}

@@ -6,7 +6,7 @@
 //! target needs, or naming a person twice with different photos is reported with its file and
 //! line and left out, and the rest of the mapping is used.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -37,8 +37,77 @@ pub struct RowProblem {
     pub advice: String,
 }
 
+/// The mapping fields the enabled targets key people on.
+///
+/// Each target keys a person with its key template, and some targets key some people with
+/// another (PowerSchool: staff by teacher number, students by student id). So a target's key is
+/// a list of field sets, its main template's first: the target can key a person when every
+/// field of one of its sets is filled in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFields {
+    targets: Vec<Vec<Vec<String>>>,
+}
+
+impl KeyFields {
+    /// One target per field, each keyed on that field alone.
+    pub fn each<S: AsRef<str>>(fields: &[S]) -> Self {
+        let mut keys = KeyFields::default();
+        for f in fields {
+            keys.add(vec![f.as_ref().to_string()], Vec::new());
+        }
+        keys
+    }
+
+    /// Adds a target keyed on the fields `main`, or on one of the sets `others`.
+    pub fn add(&mut self, main: Vec<String>, others: Vec<Vec<String>>) {
+        let sets: Vec<Vec<String>> = std::iter::once(main)
+            .chain(others)
+            .filter(|set| !set.is_empty())
+            .collect();
+        if !sets.is_empty() {
+            self.targets.push(sets);
+        }
+    }
+
+    /// Whether no target keys on any field.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The columns a CSV mapping must have: the fields of every target's main key.
+    pub fn columns(&self) -> BTreeSet<&str> {
+        self.targets
+            .iter()
+            .filter_map(|sets| sets.first())
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Every field some target keys some people on.
+    pub fn fields(&self) -> BTreeSet<&str> {
+        self.targets
+            .iter()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// If a target cannot key `person`, the first field of that target's main key that is not
+    /// filled in.
+    pub fn missing(&self, person: &Person) -> Option<&str> {
+        let has = |set: &Vec<String>| set.iter().all(|f| person.field(f).is_some());
+        let sets = self.targets.iter().find(|sets| !sets.iter().any(has))?;
+        sets.first()?
+            .iter()
+            .find(|f| person.field(f).is_none())
+            .map(String::as_str)
+    }
+}
+
 /// Reads the people of a configuration's `[source]`, whatever its format.
-pub fn load(config: &crate::config::Config, key_fields: &[String]) -> Result<Mapping> {
+pub fn load(config: &crate::config::Config, key_fields: &KeyFields) -> Result<Mapping> {
     match config.source.format {
         crate::config::SourceFormat::Csv => read_csv(&config.mapping_path(), key_fields),
         crate::config::SourceFormat::Pspa => crate::pspa::load(config, key_fields),
@@ -48,7 +117,7 @@ pub fn load(config: &crate::config::Config, key_fields: &[String]) -> Result<Map
 /// Reads a CSV mapping. `key_fields` are the columns that enabled targets use as keys: they
 /// must be in the header, a row where all are blank is reported, and two rows with the same
 /// key value but different photos are both left out.
-pub fn read_csv(path: &Path, key_fields: &[String]) -> Result<Mapping> {
+pub fn read_csv(path: &Path, key_fields: &KeyFields) -> Result<Mapping> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(path, e).prefixed("cannot read the mapping"))?;
     let mut notes = Vec::new();
@@ -123,7 +192,7 @@ pub fn detect_delimiter(text: &str) -> u8 {
 fn parse_csv(
     path: &Path,
     text: &str,
-    key_fields: &[String],
+    key_fields: &KeyFields,
     notes: Vec<String>,
 ) -> Result<Mapping> {
     let base = path.parent().unwrap_or(Path::new(""));
@@ -155,7 +224,7 @@ fn parse_csv(
             headers.join(", ")
         )));
     };
-    for key in key_fields {
+    for key in key_fields.columns() {
         if !headers.iter().any(|h| h == key) {
             return Err(Error::input(format!(
                 "{}: a target's key uses the column `{key}`, but the header row has only: {}",
@@ -217,8 +286,9 @@ fn parse_csv(
         person.photo = base.join(native_path(raw_path));
         // A row no target can key is a row problem; a row only some targets can key goes on,
         // and those targets report it as skipped.
-        if !key_fields.is_empty() && key_fields.iter().all(|k| person.field(k).is_none()) {
-            let names: Vec<String> = key_fields.iter().map(|k| format!("`{k}`")).collect();
+        let fields = key_fields.fields();
+        if !fields.is_empty() && fields.iter().all(|k| person.field(k).is_none()) {
+            let names: Vec<String> = fields.iter().map(|k| format!("`{k}`")).collect();
             mapping.problems.push(problem(
                 &person,
                 &format!("empty {}", names.join(" and ")),
@@ -275,9 +345,9 @@ fn native_path(raw: &str) -> PathBuf {
 
 /// Same key value, same photo: keep the first and note it. Different photos: leave out every
 /// row of that person, since picday cannot know which photo is right.
-fn drop_conflicting_duplicates(mapping: &mut Mapping, key_fields: &[String]) {
+fn drop_conflicting_duplicates(mapping: &mut Mapping, key_fields: &KeyFields) {
     let mut drop = vec![false; mapping.people.len()];
-    for key in key_fields {
+    for key in key_fields.fields() {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, p) in mapping.people.iter().enumerate() {
             let Some(value) = p.field(key) else { continue };
@@ -411,8 +481,8 @@ mod tests {
         p
     }
 
-    fn keys(k: &[&str]) -> Vec<String> {
-        k.iter().map(|s| s.to_string()).collect()
+    fn keys(k: &[&str]) -> KeyFields {
+        KeyFields::each(k)
     }
 
     #[test]
@@ -483,12 +553,90 @@ mod tests {
         assert_eq!(map.people[0].origin.line, 5);
     }
 
+    /// A PowerSchool-like target: students by `student_id`, staff by `teacher_number`.
+    fn students_and_staff() -> KeyFields {
+        let mut k = KeyFields::default();
+        k.add(
+            vec!["student_id".into()],
+            vec![vec!["teacher_number".into()]],
+        );
+        k
+    }
+
+    #[test]
+    fn a_person_keyed_by_a_targets_other_template_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["a.jpg", "b.jpg", "c.jpg"] {
+            write(d.path(), f, f.as_bytes());
+        }
+        let m = write(
+            d.path(),
+            "m.csv",
+            b"path,student_id,teacher_number,grade\na.jpg,100200,,9\nb.jpg,,T42,STAFF\nc.jpg,,,10\n",
+        );
+        let map = read_csv(&m, &students_and_staff()).unwrap();
+        let kept: Vec<_> = map.people.iter().map(|p| p.origin.line).collect();
+        assert_eq!(kept, vec![2, 3], "{:?}", map.problems);
+        assert_eq!(map.problems.len(), 1);
+        assert_eq!(map.problems[0].origin.line, 4);
+        assert!(
+            map.problems[0].message.contains("`student_id`")
+                && map.problems[0].message.contains("`teacher_number`"),
+            "{}",
+            map.problems[0].message
+        );
+        // Only the main key's column must be in the header: a mapping without staff has no
+        // teacher_number column.
+        let m = write(d.path(), "n.csv", b"path,student_id\na.jpg,100200\n");
+        assert_eq!(read_csv(&m, &students_and_staff()).unwrap().people.len(), 1);
+        let m = write(d.path(), "o.csv", b"path,teacher_number\nb.jpg,T42\n");
+        assert!(
+            read_csv(&m, &students_and_staff())
+                .unwrap_err()
+                .message()
+                .contains("student_id")
+        );
+    }
+
+    #[test]
+    fn key_fields_say_which_field_a_target_misses() {
+        let person = |fields: &[(&str, &str)]| Person {
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            photo: PathBuf::new(),
+            origin: Origin {
+                file: PathBuf::new(),
+                line: 0,
+            },
+        };
+        let mut k = students_and_staff();
+        k.add(vec!["mail".into()], Vec::new());
+        assert_eq!(
+            k.columns().into_iter().collect::<Vec<_>>(),
+            ["mail", "student_id"]
+        );
+        assert_eq!(
+            k.fields().into_iter().collect::<Vec<_>>(),
+            ["mail", "student_id", "teacher_number"]
+        );
+        let staff = person(&[("teacher_number", "T42"), ("mail", "t@s")]);
+        assert_eq!(k.missing(&staff), None);
+        let student = person(&[("student_id", "1"), ("mail", "s@s")]);
+        assert_eq!(k.missing(&student), None);
+        // Neither of the SIS target's keys: its main key's field is named.
+        assert_eq!(k.missing(&person(&[("mail", "x@s")])), Some("student_id"));
+        assert_eq!(k.missing(&person(&[("student_id", "1")])), Some("mail"));
+        assert!(KeyFields::default().missing(&person(&[])).is_none());
+    }
+
     #[test]
     fn missing_path_column_or_key_column_is_an_error() {
         let d = tempfile::tempdir().unwrap();
         let m = write(d.path(), "m.csv", b"file_name,mail\n");
         assert!(
-            read_csv(&m, &[])
+            read_csv(&m, &KeyFields::default())
                 .unwrap_err()
                 .message()
                 .contains("no photo column")

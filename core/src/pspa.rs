@@ -22,7 +22,7 @@ use unicode_normalization::char::is_combining_mark;
 
 use crate::config::{Config, SourceConfig};
 use crate::error::{Error, Result};
-use crate::mapping::{Mapping, RowProblem, decode_text, detect_delimiter};
+use crate::mapping::{KeyFields, Mapping, RowProblem, decode_text, detect_delimiter};
 use crate::model::{Origin, Person};
 
 /// The 13 standard columns (A-M), as picday names the fields.
@@ -312,23 +312,23 @@ pub struct Delivery {
 }
 
 /// Reads the delivery of a configuration whose `[source]` has `format = "pspa"`.
-pub fn read(config: &Config, key_fields: &[String]) -> Result<Delivery> {
+pub fn read(config: &Config, key_fields: &KeyFields) -> Result<Delivery> {
     let options = PspaOptions::from_source(&config.source, &config.base_dir);
     read_delivery(&config.mapping_path(), &options, key_fields)
 }
 
 /// [`read`], keeping only the people: what [`crate::mapping::load`] returns.
-pub fn load(config: &Config, key_fields: &[String]) -> Result<Mapping> {
+pub fn load(config: &Config, key_fields: &KeyFields) -> Result<Mapping> {
     read(config, key_fields).map(|d| d.mapping)
 }
 
 /// Reads a delivery: `path` is the index file, its volume folder, or a folder holding volume
-/// folders. `key_fields` are the fields the enabled targets key on: a person without one is
-/// reported, and two people with the same value but different photos are both left out.
+/// folders. `key_fields` are the fields the enabled targets key on: a person some target cannot
+/// key is reported, and two people with the same value but different photos are both left out.
 pub fn read_delivery(
     path: &Path,
     options: &PspaOptions,
-    key_fields: &[String],
+    key_fields: &KeyFields,
 ) -> Result<Delivery> {
     let indexes = find_indexes(path)?;
     let mut notes = Vec::new();
@@ -848,7 +848,7 @@ fn resolve_row(
     volume_dir: &Path,
     roster: Option<&Roster>,
     options: &PspaOptions,
-    key_fields: &[String],
+    key_fields: &KeyFields,
     files: &mut FileCache,
 ) -> std::result::Result<(Person, Option<usize>), LeftOut> {
     let get = |f: &str| row.fields.get(f).map(String::as_str).unwrap_or("").trim();
@@ -961,7 +961,7 @@ fn resolve_row(
     let matched_note = matched
         .and_then(|i| roster.map(|r| format!(" (matched roster line {})", r.rows[i].origin.line)))
         .unwrap_or_default();
-    if let Some(missing) = key_fields.iter().find(|k| person.field(k).is_none()) {
+    if let Some(missing) = key_fields.missing(&person) {
         let mut u = left_out(
             &row,
             Reason::Unusable,
@@ -999,7 +999,7 @@ fn resolve_row(
 /// are left out, since picday cannot know which photo is right. Same photo twice: used once.
 fn drop_same_person(
     rows: Vec<(Person, Option<usize>)>,
-    key_fields: &[String],
+    key_fields: &KeyFields,
     stats: &mut MatchStats,
     roster: Option<&Roster>,
 ) -> Vec<(Person, Option<usize>)> {
@@ -1015,10 +1015,10 @@ fn drop_same_person(
                 .or_default()
                 .push(i);
         }
-        for k in key_fields {
+        for k in key_fields.fields() {
             if let Some(v) = p.field(k) {
                 groups
-                    .entry((k.clone(), v.to_lowercase()))
+                    .entry((k.to_string(), v.to_lowercase()))
                     .or_default()
                     .push(i);
             }
@@ -1119,8 +1119,8 @@ mod tests {
         }
     }
 
-    fn keys(k: &[&str]) -> Vec<String> {
-        k.iter().map(|s| s.to_string()).collect()
+    fn keys(k: &[&str]) -> KeyFields {
+        KeyFields::each(k)
     }
 
     /// A delivery in a temporary folder: `VOL/IMAGES/<file>` for each file, the index and a
@@ -1225,6 +1225,41 @@ mod tests {
     }
 
     #[test]
+    fn staff_keyed_by_a_targets_other_template_are_kept() {
+        // A PowerSchool target keys students by student_id and staff by teacher_number.
+        let mut keys = KeyFields::default();
+        keys.add(
+            vec!["student_id".into()],
+            vec![vec!["teacher_number".into()]],
+        );
+        let d = delivery(
+            "index.csv",
+            "Volume,Image Folder,Image File Name,Grade,Last Name,First Name\n\
+             VOL,IMAGES,a.jpg,9,Rivera,Ana\n\
+             VOL,IMAGES,p.jpg,STAFF,Lee,Pat\n\
+             VOL,IMAGES,k.jpg,10,Doe,Kim\n",
+            "student_id,teacher_number,first_name,last_name,grade\n\
+             0100200,,Ana,Rivera,9\n\
+             ,T42,Pat,Lee,STAFF\n\
+             ,,Kim,Doe,10\n",
+            &["a.jpg", "p.jpg", "k.jpg"],
+        );
+        let opts = with_roster(&d.path().join("roster.csv"));
+        let m = read_delivery(d.path(), &opts, &keys).unwrap();
+        let kept: Vec<_> = m
+            .mapping
+            .people
+            .iter()
+            .map(|p| p.field("first_name").unwrap_or_default())
+            .collect();
+        assert_eq!(kept, ["Ana", "Pat"], "{:?}", m.stats.unmatched);
+        assert_eq!(m.stats.unmatched.len(), 1);
+        let u = &m.stats.unmatched[0];
+        assert_eq!(u.reason, Reason::Unusable);
+        assert!(u.problem.message.contains("no `student_id`"), "{u:?}");
+    }
+
+    #[test]
     fn seven_and_eight_column_variants_are_detected() {
         let seven = delivery(
             "INDEX.TXT",
@@ -1235,7 +1270,7 @@ mod tests {
         let m = read_delivery(
             &seven.path().join("VOL/INDEX.TXT"),
             &with_roster(&seven.path().join("roster.csv")),
-            &[],
+            &KeyFields::default(),
         )
         .unwrap();
         assert!(m.stats.formats[0].contains("Pictavo"), "{:?}", m.stats);
@@ -1252,7 +1287,7 @@ mod tests {
         let m = read_delivery(
             &eight.path().join("VOL"),
             &with_roster(&eight.path().join("roster.csv")),
-            &[],
+            &KeyFields::default(),
         )
         .unwrap();
         assert!(
@@ -1277,7 +1312,7 @@ mod tests {
             &["a.jpg"],
         );
         let opts = with_roster(&d.path().join("roster.csv"));
-        let m = read_delivery(d.path(), &opts, &[]).unwrap();
+        let m = read_delivery(d.path(), &opts, &KeyFields::default()).unwrap();
         assert!(m.mapping.people.is_empty());
         let u = &m.stats.unmatched[0];
         assert_eq!(u.reason, Reason::Ambiguous);
@@ -1286,10 +1321,12 @@ mod tests {
         assert_eq!(m.stats.roster_without_photo.len(), 2);
         // Adding the home room tells them apart.
         let opts = PspaOptions {
-            match_on: keys(&["last_name", "first_name", "grade", "home_room"]),
+            match_on: ["last_name", "first_name", "grade", "home_room"]
+                .map(String::from)
+                .to_vec(),
             ..opts
         };
-        let m = read_delivery(d.path(), &opts, &[]).unwrap();
+        let m = read_delivery(d.path(), &opts, &KeyFields::default()).unwrap();
         assert_eq!(m.mapping.people[0].field("student_id"), Some("0100299"));
     }
 
@@ -1301,7 +1338,12 @@ mod tests {
             ROSTER,
             &["a.jpg"],
         );
-        let m = read_delivery(d.path(), &with_roster(&d.path().join("roster.csv")), &[]).unwrap();
+        let m = read_delivery(
+            d.path(),
+            &with_roster(&d.path().join("roster.csv")),
+            &KeyFields::default(),
+        )
+        .unwrap();
         let u = &m.stats.unmatched[0];
         assert_eq!(u.reason, Reason::NoMatch);
         assert!(u.problem.message.contains("only `grade` differs"), "{u:?}");
@@ -1317,7 +1359,12 @@ mod tests {
             ROSTER,
             &["a.jpg", "b.jpg"],
         );
-        let m = read_delivery(d.path(), &with_roster(&d.path().join("roster.csv")), &[]).unwrap();
+        let m = read_delivery(
+            d.path(),
+            &with_roster(&d.path().join("roster.csv")),
+            &KeyFields::default(),
+        )
+        .unwrap();
         assert!(m.mapping.people.is_empty());
         assert_eq!(m.stats.unmatched.len(), 2);
         assert!(
@@ -1336,7 +1383,12 @@ mod tests {
             "VOL\tIMAGES\ta.jpg\t9\tRivera\tAna\tR100\n",
         )
         .unwrap();
-        let m = read_delivery(d.path(), &with_roster(&d.path().join("roster.csv")), &[]).unwrap();
+        let m = read_delivery(
+            d.path(),
+            &with_roster(&d.path().join("roster.csv")),
+            &KeyFields::default(),
+        )
+        .unwrap();
         assert!(m.stats.index_files[0].ends_with("VOL/Master.txt"));
         assert_eq!(m.mapping.people[0].photo, d.path().join("VOL/IMAGES/A.JPG"));
     }
@@ -1344,8 +1396,12 @@ mod tests {
     #[test]
     fn missing_roster_column_is_a_config_error() {
         let d = delivery("INDEX.TXT", "", "id,name\n1,x\n", &[]);
-        let e =
-            read_delivery(d.path(), &with_roster(&d.path().join("roster.csv")), &[]).unwrap_err();
+        let e = read_delivery(
+            d.path(),
+            &with_roster(&d.path().join("roster.csv")),
+            &KeyFields::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Config);
         assert!(e.message().contains("`last_name`"), "{e}");
     }

@@ -79,6 +79,13 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     /// The template that turns a mapping row into this target's key for the person.
     fn key_template(&self) -> &Template;
 
+    /// Other templates this target keys some people with (PowerSchool keys staff by their
+    /// teacher number, students by their student id). The mapping keeps a person for whom the
+    /// fields of any one of this target's templates are filled in.
+    fn other_key_templates(&self) -> Vec<&Template> {
+        Vec::new()
+    }
+
     /// The key of a person for this target.
     fn subject(&self, person: std::sync::Arc<Person>) -> Result<Subject> {
         let key = self.key_template().render(&person)?;

@@ -19,6 +19,9 @@ macro_rules! delegate_to_inner {
         fn key_template(&self) -> &$crate::model::Template {
             self.inner.key_template()
         }
+        fn other_key_templates(&self) -> Vec<&$crate::model::Template> {
+            self.inner.other_key_templates()
+        }
         fn subject(
             &self,
             person: std::sync::Arc<$crate::model::Person>,

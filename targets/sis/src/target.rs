@@ -424,6 +424,10 @@ impl Target for SisTarget {
         &self.settings.id
     }
 
+    fn other_key_templates(&self) -> Vec<&Template> {
+        self.settings.staff.iter().map(|s| &s.id).collect()
+    }
+
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
         match self.resolve(&person) {
             Ok((_, id)) => Ok(Subject::new(id, person)),

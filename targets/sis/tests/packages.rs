@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use picday_core::engine::{Engine, Quiet, RunSummary, RunTarget};
 use picday_core::layers::DryRun;
+use picday_core::mapping::KeyFields;
 use picday_core::pspa::{PspaOptions, read_delivery};
 use picday_core::{Person, Registry, Status, Target, TargetSpec};
 use picday_target_sis::Manifest;
@@ -27,7 +28,7 @@ fn people() -> Vec<Person> {
         roster: Some(root.join("roster.csv")),
         ..PspaOptions::default()
     };
-    let d = read_delivery(&root, &options, &[]).unwrap();
+    let d = read_delivery(&root, &options, &KeyFields::default()).unwrap();
     assert_eq!(d.mapping.people.len(), 5, "{:?}", d.stats);
     d.mapping.people
 }
