@@ -189,20 +189,19 @@ pub fn detect_delimiter(text: &str) -> u8 {
     best.0
 }
 
-fn parse_csv(
+/// A CSV reader over `text` (a file at `path`, for messages) with its delimiter detected, rows
+/// of any length and fields trimmed, and the header row's names, trimmed and lower-cased: how
+/// picday reads every table a school hands it (mappings and rosters).
+pub(crate) fn csv_with_header<'a>(
     path: &Path,
-    text: &str,
-    key_fields: &KeyFields,
-    notes: Vec<String>,
-) -> Result<Mapping> {
-    let base = path.parent().unwrap_or(Path::new(""));
-    let delimiter = detect_delimiter(text);
+    text: &'a str,
+) -> Result<(csv::Reader<&'a [u8]>, Vec<String>)> {
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
+        .delimiter(detect_delimiter(text))
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
+    let headers = reader
         .headers()
         .map_err(|e| {
             Error::input(format!(
@@ -213,6 +212,17 @@ fn parse_csv(
         .iter()
         .map(|h| h.trim().to_lowercase())
         .collect();
+    Ok((reader, headers))
+}
+
+fn parse_csv(
+    path: &Path,
+    text: &str,
+    key_fields: &KeyFields,
+    notes: Vec<String>,
+) -> Result<Mapping> {
+    let base = path.parent().unwrap_or(Path::new(""));
+    let (mut reader, headers) = csv_with_header(path, text)?;
     let Some(path_col) = PATH_COLUMNS
         .iter()
         .find_map(|c| headers.iter().position(|h| h == c))

@@ -22,7 +22,9 @@ use unicode_normalization::char::is_combining_mark;
 
 use crate::config::{Config, SourceConfig};
 use crate::error::{Error, Result};
-use crate::mapping::{KeyFields, Mapping, RowProblem, decode_text, detect_delimiter};
+use crate::mapping::{
+    KeyFields, Mapping, RowProblem, csv_with_header, decode_text, detect_delimiter,
+};
 use crate::model::{Origin, Person};
 
 /// The 13 standard columns (A-M), as picday names the fields.
@@ -694,22 +696,7 @@ impl Roster {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::io(path, e).prefixed("cannot read the roster"))?;
         let text = decode_text(&bytes, notes);
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(detect_delimiter(&text))
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| {
-                Error::input(format!(
-                    "{}: cannot read the header row: {e}",
-                    path.display()
-                ))
-            })?
-            .iter()
-            .map(|h| h.trim().to_lowercase())
-            .collect();
+        let (mut reader, headers) = csv_with_header(path, &text)?;
         let columns: Vec<String> = options
             .match_on
             .iter()
