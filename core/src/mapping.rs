@@ -248,6 +248,7 @@ fn parse_csv(
         notes,
         ..Mapping::default()
     };
+    let any_key = key_fields.fields();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -296,9 +297,8 @@ fn parse_csv(
         person.photo = base.join(native_path(raw_path));
         // A row no target can key is a row problem; a row only some targets can key goes on,
         // and those targets report it as skipped.
-        let fields = key_fields.fields();
-        if !fields.is_empty() && fields.iter().all(|k| person.field(k).is_none()) {
-            let names: Vec<String> = fields.iter().map(|k| format!("`{k}`")).collect();
+        if !any_key.is_empty() && any_key.iter().all(|k| person.field(k).is_none()) {
+            let names: Vec<String> = any_key.iter().map(|k| format!("`{k}`")).collect();
             mapping.problems.push(problem(
                 &person,
                 &format!("empty {}", names.join(" and ")),

@@ -992,6 +992,7 @@ fn drop_same_person(
 ) -> Vec<(Person, Option<usize>)> {
     let mut drop = vec![false; rows.len()];
     let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    let fields = key_fields.fields();
     for (i, (p, r)) in rows.iter().enumerate() {
         if let (Some(r), Some(roster)) = (r, roster) {
             groups
@@ -1002,7 +1003,7 @@ fn drop_same_person(
                 .or_default()
                 .push(i);
         }
-        for k in key_fields.fields() {
+        for &k in &fields {
             if let Some(v) = p.field(k) {
                 groups
                     .entry((k.to_string(), v.to_lowercase()))

@@ -159,29 +159,27 @@ impl Settings {
     /// Reads and checks a section.
     pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
         let cfg: EntraConfig = spec.parse()?;
-        let here = |key: &str, msg: String| spec.error_at(key, msg);
         for (key, value) in [("tenant_id", &cfg.tenant_id), ("client_id", &cfg.client_id)] {
             let v = value.trim();
             if v.is_empty() || v.contains(['/', '?', '#', ' ']) {
-                return Err(here(key, format!("`{key}` {value:?} is not a valid id")));
+                return Err(spec.error_at(key, format!("`{key}` {value:?} is not a valid id")));
             }
         }
         let mode = match (cfg.auth, &cfg.client_secret, &cfg.certificate) {
             (_, Some(_), Some(_)) => {
-                return Err(here(
+                return Err(spec.error_at(
                     "certificate",
-                    "set either `client_secret` or `certificate`, not both".into(),
+                    "set either `client_secret` or `certificate`, not both",
                 ));
             }
             (Some(m), _, _) => m,
             (None, Some(_), None) => AuthMode::Secret,
             (None, None, Some(_)) => AuthMode::Certificate,
             (None, None, None) => {
-                return Err(here(
+                return Err(spec.error_at(
                     "client_id",
                     "no credential: set `client_secret = { env = \"...\" }`, `certificate = \
-                     \"app.pem\"`, or `auth = \"device_code\"`"
-                        .into(),
+                     \"app.pem\"`, or `auth = \"device_code\"`",
                 ));
             }
         };
@@ -189,27 +187,24 @@ impl Settings {
         let credential = match mode {
             AuthMode::Secret => {
                 let src = cfg.client_secret.as_ref().ok_or_else(|| {
-                    here("auth", "`auth = \"secret\"` needs `client_secret`".into())
+                    spec.error_at("auth", "`auth = \"secret\"` needs `client_secret`")
                 })?;
                 inline_secret = src.is_inline();
                 Credential::Secret(src.resolve(&spec.base_dir)?)
             }
             AuthMode::Certificate => {
                 let path = cfg.certificate.as_ref().ok_or_else(|| {
-                    here(
-                        "auth",
-                        "`auth = \"certificate\"` needs `certificate`".into(),
-                    )
+                    spec.error_at("auth", "`auth = \"certificate\"` needs `certificate`")
                 })?;
                 let path = spec.resolve_path(path);
                 let text = std::fs::read_to_string(&path).map_err(|e| {
-                    here(
+                    spec.error_at(
                         "certificate",
                         format!("cannot read the certificate {}: {e}", path.display()),
                     )
                 })?;
                 let cert_der = crate::auth::pem_block(&text, "CERTIFICATE").ok_or_else(|| {
-                    here(
+                    spec.error_at(
                         "certificate",
                         format!(
                             "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert \
@@ -225,7 +220,7 @@ impl Settings {
                     }
                     None => picday_core::Secret::new(
                         crate::auth::private_key_pem(&text).ok_or_else(|| {
-                            here(
+                            spec.error_at(
                                 "private_key",
                                 format!(
                                     "{} holds no private key: add it to the file or set \
@@ -239,11 +234,10 @@ impl Settings {
                 // Refuse a key that cannot sign now rather than at the first photo.
                 jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose().as_bytes()).map_err(
                     |_| {
-                        here(
+                        spec.error_at(
                             "private_key",
                             "the private key is not an unencrypted RSA key in PEM form \
-                             (PKCS#8 or PKCS#1)"
-                                .into(),
+                             (PKCS#8 or PKCS#1)",
                         )
                     },
                 )?;
@@ -262,10 +256,7 @@ impl Settings {
             if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1"))
                 || reqwest::Url::parse(url).is_err()
             {
-                return Err(here(
-                    key,
-                    format!("`{key}` {url:?} must be an https:// URL"),
-                ));
+                return Err(spec.error_at(key, format!("`{key}` {url:?} must be an https:// URL")));
             }
         }
         let profile = spec.profile(
