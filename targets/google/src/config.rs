@@ -80,7 +80,6 @@ pub struct Settings {
 impl Settings {
     /// Validates a parsed section.
     pub fn from_config(spec: &TargetSpec, cfg: GoogleConfig) -> Result<Settings> {
-        let bad = |key: &str, msg: String| spec.invalid(key, msg);
         let api_url = cfg
             .api_url
             .unwrap_or_else(|| DEFAULT_API_URL.to_string())
@@ -89,7 +88,7 @@ impl Settings {
         if !(api_url.starts_with("https://") || api_url.starts_with("http://"))
             || reqwest::Url::parse(&api_url).is_err()
         {
-            return Err(bad(
+            return Err(spec.invalid(
                 "api_url",
                 format!("must be an http(s) URL, not {api_url:?}"),
             ));
@@ -104,21 +103,18 @@ impl Settings {
         )?;
         let admin = cfg.admin.map(|a| a.trim().to_string());
         if admin.as_deref().is_some_and(|a| !a.contains('@')) {
-            return Err(bad(
-                "admin",
-                "must be the administrator's email address".into(),
-            ));
+            return Err(spec.invalid("admin", "must be the administrator's email address"));
         }
         let max_attempts = cfg.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
         if !(1..=30).contains(&max_attempts) {
-            return Err(bad(
+            return Err(spec.invalid(
                 "max_attempts",
                 format!("{max_attempts} must be between 1 and 30"),
             ));
         }
         let max_concurrency = cfg.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
         if !(1..=50).contains(&max_concurrency) {
-            return Err(bad(
+            return Err(spec.invalid(
                 "max_concurrency",
                 format!("{max_concurrency} must be between 1 and 50"),
             ));
