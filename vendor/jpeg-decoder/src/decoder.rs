@@ -24,7 +24,7 @@ mod lossless;
 use self::lossless::compute_image_lossless;
 
 #[rustfmt::skip]
-static UNZIGZAG: [u8; 64] = [
+const UNZIGZAG: [u8; 64] = [
      0,  1,  8, 16,  9,  2,  3, 10,
     17, 24, 32, 25, 18, 11,  4,  5,
     12, 19, 26, 33, 40, 48, 41, 34,
@@ -883,6 +883,27 @@ impl<R: Read> Decoder<R> {
 
         let is_progressive = frame.coding_process == CodingProcess::DctProgressive;
         let is_interleaved = components.len() > 1;
+        // Baseline and extended sequential scans, nearly every photo: all 64 coefficients of
+        // each block in one pass, decoded by `decode_block_sequential`.
+        let sequential = !is_progressive
+            && scan.spectral_selection == (0..64)
+            && scan.successive_approximation_high == 0
+            && scan.successive_approximation_low == 0;
+        let (dc_tables, ac_tables): (Vec<_>, Vec<_>) = if sequential {
+            (0..components.len())
+                .map(|i| {
+                    (
+                        self.dc_huffman_tables[scan.dc_table_indices[i]].as_ref(),
+                        self.ac_huffman_tables[scan.ac_table_indices[i]].as_ref(),
+                    )
+                })
+                .map(|(dc, ac)| dc.zip(ac).ok_or_else(|| Error::Format("scan makes use of unset huffman table".to_owned())))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .unzip()
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let mut dummy_block = [0i16; 64];
         let mut huffman = HuffmanDecoder::new();
         let mut dc_predictors = [0i16; MAX_COMPONENTS];
@@ -1008,7 +1029,17 @@ impl<R: Read> Decoder<R> {
                             .try_into()
                             .unwrap();
 
-                            if scan.successive_approximation_high == 0 {
+                            if sequential {
+                                decode_block_sequential(
+                                    &mut self.reader,
+                                    coefficients,
+                                    &mut huffman,
+                                    dc_tables[i],
+                                    ac_tables[i],
+                                    &mut eob_run,
+                                    &mut dc_predictors[i],
+                                )?;
+                            } else if scan.successive_approximation_high == 0 {
                                 decode_block(
                                     &mut self.reader,
                                     coefficients,
@@ -1187,6 +1218,106 @@ fn decode_block<R: Read>(
                 index += 1;
             }
         }
+    }
+
+    Ok(())
+}
+
+/// One block of a sequential scan (Section F.2.2): the same result as `decode_block` with the
+/// spectral selection 0..64 and no successive approximation, written for speed since it is where
+/// a JPEG decode spends most of its time. The bit buffer is worked on in a local copy (kept in
+/// registers), refilled once per coefficient to at least 32 bits, enough for the longest code
+/// (16 bits) and its value (at most 11), so no step in between checks for input.
+#[inline(always)]
+fn decode_block_sequential<R: Read>(
+    reader: &mut R,
+    coefficients: &mut [i16; 64],
+    huffman: &mut HuffmanDecoder,
+    dc_table: &HuffmanTable,
+    ac_table: &HuffmanTable,
+    eob_run: &mut u16,
+    dc_predictor: &mut i16,
+) -> Result<()> {
+    let mut h = huffman.clone();
+    let result = decode_block_sequential_with(reader, coefficients, &mut h, dc_table, ac_table, eob_run, dc_predictor);
+    *huffman = h;
+    result
+}
+
+#[inline(always)]
+fn decode_block_sequential_with<R: Read>(
+    reader: &mut R,
+    coefficients: &mut [i16; 64],
+    h: &mut HuffmanDecoder,
+    dc_table: &HuffmanTable,
+    ac_table: &HuffmanTable,
+    eob_run: &mut u16,
+    dc_predictor: &mut i16,
+) -> Result<()> {
+    // Section F.2.2.1, Figure F.12
+    if h.buffered_bits() < 32 {
+        h.read_bits(reader)?;
+    }
+    let value = h.decode_buffered(dc_table)?;
+    let diff = match value {
+        0 => 0,
+        1..=11 => h.take_extended(value),
+        _ => {
+            // Section F.1.2.1.1, Table F.1
+            return Err(Error::Format(
+                "invalid DC difference magnitude category".to_owned(),
+            ));
+        }
+    };
+    // Malicious JPEG files can cause this add to overflow, therefore we use wrapping_add.
+    *dc_predictor = dc_predictor.wrapping_add(diff);
+    coefficients[0] = *dc_predictor;
+
+    // A malformed sequential scan may code an end-of-band run (progressive only): it skips the
+    // AC coefficients of the next blocks, as in `decode_block`.
+    if *eob_run > 0 {
+        *eob_run -= 1;
+        return Ok(());
+    }
+
+    // Section F.1.2.2.1
+    let mut index = 1usize;
+    while index < 64 {
+        if h.buffered_bits() < 32 {
+            h.read_bits(reader)?;
+        }
+        let (value, run_size) = h.peek_fast_ac(ac_table);
+        if run_size != 0 {
+            h.consume(run_size & 0x0f);
+            index += usize::from(run_size >> 4);
+            if index >= 64 {
+                break;
+            }
+            coefficients[usize::from(UNZIGZAG[index])] = value;
+            index += 1;
+            continue;
+        }
+        let byte = h.decode_buffered(ac_table)?;
+        let r = byte >> 4;
+        let s = byte & 0x0f;
+        if s == 0 {
+            if r == 15 {
+                // Run length of 16 zero coefficients.
+                index += 16;
+                continue;
+            }
+            *eob_run = (1 << r) - 1;
+            if r > 0 {
+                *eob_run += h.get_bits(reader, r)?;
+            }
+            break;
+        }
+        index += usize::from(r);
+        if index >= 64 {
+            break;
+        }
+        coefficients[usize::from(UNZIGZAG[index])] = h.take_extended(s);
+        index += 1;
     }
 
     Ok(())

@@ -10,7 +10,7 @@ use crate::parser::ScanInfo;
 
 const LUT_BITS: u8 = 8;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HuffmanDecoder {
     bits: u64,
     num_bits: u8,
@@ -28,11 +28,17 @@ impl HuffmanDecoder {
 
     // Section F.2.2.3
     // Figure F.16
+    #[inline(always)]
     pub fn decode<R: Read>(&mut self, reader: &mut R, table: &HuffmanTable) -> Result<u8> {
         if self.num_bits < 16 {
             self.read_bits(reader)?;
         }
+        self.decode_buffered(table)
+    }
 
+    /// Decodes one Huffman code from the bit buffer, which must hold at least 16 bits.
+    #[inline(always)]
+    pub fn decode_buffered(&mut self, table: &HuffmanTable) -> Result<u8> {
         let (value, size) = table.lut[self.peek_bits(LUT_BITS) as usize];
 
         if size > 0 {
@@ -40,23 +46,13 @@ impl HuffmanDecoder {
             Ok(value)
         }
         else {
-            let bits = self.peek_bits(16);
-
-            for i in LUT_BITS .. 16 {
-                let code = (bits >> (15 - i)) as i32;
-
-                if code <= table.maxcode[i as usize] {
-                    self.consume_bits(i + 1);
-
-                    let index = (code + table.delta[i as usize]) as usize;
-                    return Ok(table.values[index]);
-                }
-            }
-
-            Err(Error::Format("failed to decode huffman code".to_owned()))
+            let (value, size) = decode_long_code(self.peek_bits(16), table)?;
+            self.consume_bits(size);
+            Ok(value)
         }
     }
 
+    #[inline(always)]
     pub fn decode_fast_ac<R: Read>(&mut self, reader: &mut R, table: &HuffmanTable) -> Result<Option<(i16, u8)>> {
         if let Some(ref ac_lut) = table.ac_lut {
             if self.num_bits < LUT_BITS {
@@ -104,15 +100,15 @@ impl HuffmanDecoder {
         self.read_bits(reader).map(|_| self.marker.take())
     }
 
-    #[inline]
-    fn peek_bits(&mut self, count: u8) -> u16 {
+    #[inline(always)]
+    fn peek_bits(&self, count: u8) -> u16 {
         debug_assert!(count <= 16);
         debug_assert!(self.num_bits >= count);
 
         ((self.bits >> (64 - count)) & ((1 << count) - 1)) as u16
     }
 
-    #[inline]
+    #[inline(always)]
     fn consume_bits(&mut self, count: u8) {
         debug_assert!(self.num_bits >= count);
 
@@ -120,43 +116,106 @@ impl HuffmanDecoder {
         self.num_bits -= count;
     }
 
-    fn read_bits<R: Read>(&mut self, reader: &mut R) -> Result<()> {
+    /// Fills the bit buffer to more than 56 bits: the hot path of every decode, so inlined, with
+    /// the rare 0xFF byte (byte stuffing or a marker) handled out of line.
+    #[inline(always)]
+    pub fn read_bits<R: Read>(&mut self, reader: &mut R) -> Result<()> {
         while self.num_bits <= 56 {
             // Fill with zero bits if we have reached the end.
             let byte = match self.marker {
                 Some(_) => 0,
-                None => read_u8(reader)?,
-            };
-
-            if byte == 0xFF {
-                let mut next_byte = read_u8(reader)?;
-
-                // Check for byte stuffing.
-                if next_byte != 0x00 {
-                    // We seem to have reached the end of entropy-coded data and encountered a
-                    // marker. Since we can't put data back into the reader, we have to continue
-                    // reading to identify the marker so we can pass it on.
-
-                    // Section B.1.1.2
-                    // "Any marker may optionally be preceded by any number of fill bytes, which are bytes assigned code X’FF’."
-                    while next_byte == 0xFF {
-                        next_byte = read_u8(reader)?;
+                None => {
+                    let byte = read_u8(reader)?;
+                    if byte == 0xFF {
+                        match read_after_ff(reader)? {
+                            None => 0xFF,
+                            Some(marker) => {
+                                self.marker = Some(marker);
+                                continue;
+                            }
+                        }
+                    } else {
+                        byte
                     }
-
-                    match next_byte {
-                        0x00 => return Err(Error::Format("FF 00 found where marker was expected".to_owned())),
-                        _    => self.marker = Some(Marker::from_u8(next_byte).unwrap()),
-                    }
-
-                    continue;
                 }
-            }
+            };
 
             self.bits |= (byte as u64) << (56 - self.num_bits);
             self.num_bits += 8;
         }
 
         Ok(())
+    }
+
+    /// Bits left in the buffer.
+    #[inline(always)]
+    pub fn buffered_bits(&self) -> u8 {
+        self.num_bits
+    }
+
+    /// Takes `count` bits (at most 16) from the buffer, which must hold them, and extends them
+    /// to a signed value (Section F.2.2.1).
+    #[inline(always)]
+    pub fn take_extended(&mut self, count: u8) -> i16 {
+        let bits = self.peek_bits(count);
+        self.consume_bits(count);
+        extend(bits, count)
+    }
+
+    /// The AC lookup of small coefficients (see `HuffmanTable::new`) on the buffer, which must
+    /// hold at least `LUT_BITS` bits: `(value, run << 4 | bits used)`, `(0, 0)` when the next
+    /// code and its value are not in it.
+    #[inline(always)]
+    pub fn peek_fast_ac(&self, table: &HuffmanTable) -> (i16, u8) {
+        match table.ac_lut {
+            Some(ref ac_lut) => ac_lut[self.peek_bits(LUT_BITS) as usize],
+            None => (0, 0),
+        }
+    }
+
+    #[inline(always)]
+    pub fn consume(&mut self, count: u8) {
+        self.consume_bits(count);
+    }
+}
+
+/// Codes longer than the lookup table: Section F.2.2.3, Figure F.16.
+#[cold]
+#[inline(never)]
+fn decode_long_code(bits: u16, table: &HuffmanTable) -> Result<(u8, u8)> {
+    for i in LUT_BITS .. 16 {
+        let code = (bits >> (15 - i)) as i32;
+
+        if code <= table.maxcode[i as usize] {
+            let index = (code + table.delta[i as usize]) as usize;
+            return Ok((table.values[index], i + 1));
+        }
+    }
+
+    Err(Error::Format("failed to decode huffman code".to_owned()))
+}
+
+/// After a 0xFF in entropy-coded data: `None` for a stuffed 0xFF data byte, else the marker
+/// that ends the data (Section B.1.1.2: "Any marker may optionally be preceded by any number of
+/// fill bytes, which are bytes assigned code X'FF'"). Since we can't put data back into the
+/// reader, we read on to identify the marker so we can pass it on.
+#[cold]
+#[inline(never)]
+fn read_after_ff<R: Read>(reader: &mut R) -> Result<Option<Marker>> {
+    let mut next_byte = read_u8(reader)?;
+
+    // Check for byte stuffing.
+    if next_byte == 0x00 {
+        return Ok(None);
+    }
+
+    while next_byte == 0xFF {
+        next_byte = read_u8(reader)?;
+    }
+
+    match next_byte {
+        0x00 => Err(Error::Format("FF 00 found where marker was expected".to_owned())),
+        _    => Ok(Some(Marker::from_u8(next_byte).unwrap())),
     }
 }
 

@@ -3,7 +3,7 @@ use alloc::vec::Vec;
 use core::mem;
 use crate::decoder::MAX_COMPONENTS;
 use crate::error::Result;
-use crate::idct::dequantize_and_idct_block;
+use crate::idct::dequantize_and_idct_rows;
 use crate::alloc::sync::Arc;
 use crate::parser::Component;
 use super::{RowData, Worker};
@@ -46,15 +46,8 @@ impl ImmediateWorker {
 
         assert_eq!(data.len(), block_count * 64);
 
-        for i in 0..block_count {
-            let x = (i % component.block_size.width as usize) * component.dct_scale;
-            let y = (i / component.block_size.width as usize) * component.dct_scale;
-
-            let coefficients = data[i * 64..(i + 1) * 64].try_into().unwrap();
-            let output = &mut self.results[index][self.offsets[index] + y * line_stride + x..];
-
-            dequantize_and_idct_block(component.dct_scale, coefficients, quantization_table, line_stride, output);
-        }
+        let output = &mut self.results[index][self.offsets[index]..];
+        dequantize_and_idct_rows(component.dct_scale, &data, component.block_size.width as usize, quantization_table, line_stride, output);
 
         self.offsets[index] += block_count * component.dct_scale * component.dct_scale;
     }
