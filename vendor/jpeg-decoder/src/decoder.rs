@@ -1208,13 +1208,16 @@ fn decode_block<R: Read>(
                 }
             } else {
                 index += r;
+                // Read even when a corrupt run has gone past the band, as the lookup path above
+                // does (see `decode_block_sequential`).
+                let value = huffman.receive_extend(reader, s)?;
 
                 if index >= spectral_selection.end {
                     break;
                 }
 
                 coefficients[UNZIGZAG[index as usize] as usize] =
-                    huffman.receive_extend(reader, s)? << successive_approximation_low;
+                    value << successive_approximation_low;
                 index += 1;
             }
         }
@@ -1313,10 +1316,14 @@ fn decode_block_sequential_with<R: Read>(
             break;
         }
         index += usize::from(r);
+        // The value's bits are read even when a (corrupt) run has gone past the end of the
+        // block, as the lookup path above does and libjpeg does, so a corrupt scan decodes the
+        // same whatever the size of the lookup table.
+        let value = h.take_extended(s);
         if index >= 64 {
             break;
         }
-        coefficients[usize::from(UNZIGZAG[index])] = h.take_extended(s);
+        coefficients[usize::from(UNZIGZAG[index])] = value;
         index += 1;
     }
 

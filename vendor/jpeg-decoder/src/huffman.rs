@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::marker::Marker;
 use crate::parser::ScanInfo;
 
-const LUT_BITS: u8 = 8;
+const LUT_BITS: u8 = 10;
 
 #[derive(Debug, Clone)]
 pub struct HuffmanDecoder {
