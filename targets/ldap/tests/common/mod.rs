@@ -19,7 +19,6 @@ use picday_core::Target;
 pub const BASE: &str = "dc=school,dc=example";
 pub const PEOPLE: &str = "ou=people,dc=school,dc=example";
 pub const ADMIN_DN: &str = "cn=admin,dc=school,dc=example";
-pub const ADMIN_PW: &str = "admin-secret";
 /// The service account with delegated write on the photo attributes of ou=people.
 pub const SERVICE_DN: &str = "cn=picday,ou=services,dc=school,dc=example";
 pub const SERVICE_PW: &str = "service-secret";
@@ -33,6 +32,10 @@ pub const PEOPLE_COUNT: usize = 32;
 pub struct Slapd {
     child: Child,
     dir: tempfile::TempDir,
+    /// The administrator's password, different for every server: readiness is a bind with it,
+    /// so a test never mistakes another test's server (or no server, see `wait_ready`) for its
+    /// own.
+    admin_pw: String,
     pub port: u16,
     /// The LDAPS port and the CA file, when started with TLS.
     pub tls: Option<(u16, PathBuf)>,
@@ -132,12 +135,19 @@ async fn start_with(tls: bool) -> Option<Slapd> {
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
         let tls_files = tls.then(|| make_certificates(dir.path()));
         let conf = dir.path().join("slapd.conf");
+        let port = free_port();
+        let admin_pw = format!("admin-{}-{port}", std::process::id());
         std::fs::write(
             &conf,
-            slapd_conf(dir.path(), &schema, modules.as_deref(), tls_files.is_some()),
+            slapd_conf(
+                dir.path(),
+                &schema,
+                modules.as_deref(),
+                tls_files.is_some(),
+                &admin_pw,
+            ),
         )
         .expect("write slapd.conf");
-        let port = free_port();
         let tls_port = tls.then(free_port);
         let mut urls = format!("ldap://127.0.0.1:{port}/");
         if let Some(p) = tls_port {
@@ -159,10 +169,11 @@ async fn start_with(tls: bool) -> Option<Slapd> {
         let mut server = Slapd {
             child,
             dir,
+            admin_pw,
             port,
             tls: tls_port.zip(tls_files),
         };
-        match server.wait_ready() {
+        match server.wait_ready().await {
             Ok(()) => {
                 server.load_people().await;
                 return Some(server);
@@ -247,7 +258,13 @@ fn make_certificates(dir: &Path) -> PathBuf {
     dir.join("ca.pem")
 }
 
-fn slapd_conf(dir: &Path, schema: &Path, modules: Option<&Path>, tls: bool) -> String {
+fn slapd_conf(
+    dir: &Path,
+    schema: &Path,
+    modules: Option<&Path>,
+    tls: bool,
+    admin_pw: &str,
+) -> String {
     let test_schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/picday-test.schema");
     let d = dir.display();
     let mut c = String::new();
@@ -273,7 +290,7 @@ fn slapd_conf(dir: &Path, schema: &Path, modules: Option<&Path>, tls: bool) -> S
 maxsize 67108864
 suffix "{BASE}"
 rootdn "{ADMIN_DN}"
-rootpw {ADMIN_PW}
+rootpw {admin_pw}
 directory {d}/db
 access to attrs=userPassword
 	by anonymous auth
@@ -298,26 +315,36 @@ pub fn with(mut base: toml::Table, extra: &str) -> toml::Table {
 }
 
 impl Slapd {
-    fn wait_ready(&mut self) -> Result<(), String> {
+    /// Waits until this server answers a bind as its administrator. A TCP connection alone is
+    /// no proof: a loopback connect to a port nobody listens on can succeed by connecting the
+    /// socket to itself (TCP self-connect, when the kernel picks the same port as the source),
+    /// and a port can be taken by another test's server between `free_port` and slapd's bind.
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = String::from("no answer yet");
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log =
                     std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default();
                 return Err(format!("slapd exited ({status}): {log}"));
             }
-            let plain = TcpStream::connect(("127.0.0.1", self.port)).is_ok();
             let tls = self
                 .tls
                 .as_ref()
                 .is_none_or(|(p, _)| TcpStream::connect(("127.0.0.1", *p)).is_ok());
-            if plain && tls {
-                return Ok(());
+            if tls {
+                match self.try_admin().await {
+                    Ok(mut ldap) => {
+                        let _ = ldap.unbind().await;
+                        return Ok(());
+                    }
+                    Err(e) => last = e,
+                }
             }
             if Instant::now() > deadline {
-                return Err("no answer on its port within 15 s".into());
+                return Err(format!("no administrator bind within 15 s ({last})"));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -356,14 +383,22 @@ impl Slapd {
 
     /// A connection bound as the directory's administrator, outside the target.
     pub async fn admin(&self) -> Ldap {
-        let (conn, mut ldap) = LdapConnAsync::new(&self.url()).await.expect("connect");
-        ldap3::drive!(conn);
-        ldap.simple_bind(ADMIN_DN, ADMIN_PW)
+        self.try_admin()
             .await
-            .expect("bind")
+            .unwrap_or_else(|e| panic!("administrator bind: {e}"))
+    }
+
+    async fn try_admin(&self) -> Result<Ldap, String> {
+        let (conn, mut ldap) = LdapConnAsync::new(&self.url())
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        ldap3::drive!(conn);
+        ldap.simple_bind(ADMIN_DN, &self.admin_pw)
+            .await
+            .map_err(|e| format!("bind: {e}"))?
             .success()
-            .expect("admin bind");
-        ldap
+            .map_err(|e| format!("bind: {e}"))?;
+        Ok(ldap)
     }
 
     /// Every value of `attr` on the entries `filter` matches, read as the administrator.
