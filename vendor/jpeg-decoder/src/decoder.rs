@@ -889,20 +889,17 @@ impl<R: Read> Decoder<R> {
             && scan.spectral_selection == (0..64)
             && scan.successive_approximation_high == 0
             && scan.successive_approximation_low == 0;
-        let (dc_tables, ac_tables): (Vec<_>, Vec<_>) = if sequential {
+        // The DC and AC tables of each component.
+        let tables: Vec<(&HuffmanTable, &HuffmanTable)> = if sequential {
             (0..components.len())
                 .map(|i| {
-                    (
-                        self.dc_huffman_tables[scan.dc_table_indices[i]].as_ref(),
-                        self.ac_huffman_tables[scan.ac_table_indices[i]].as_ref(),
-                    )
+                    self.dc_huffman_tables[scan.dc_table_indices[i]].as_ref()
+                        .zip(self.ac_huffman_tables[scan.ac_table_indices[i]].as_ref())
+                        .ok_or_else(|| Error::Format("scan makes use of unset huffman table".to_owned()))
                 })
-                .map(|(dc, ac)| dc.zip(ac).ok_or_else(|| Error::Format("scan makes use of unset huffman table".to_owned())))
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .unzip()
+                .collect::<Result<_>>()?
         } else {
-            (Vec::new(), Vec::new())
+            Vec::new()
         };
         let mut dummy_block = [0i16; 64];
         let mut huffman = HuffmanDecoder::new();
@@ -1034,8 +1031,8 @@ impl<R: Read> Decoder<R> {
                                     &mut self.reader,
                                     coefficients,
                                     &mut huffman,
-                                    dc_tables[i],
-                                    ac_tables[i],
+                                    tables[i].0,
+                                    tables[i].1,
                                     &mut eob_run,
                                     &mut dc_predictors[i],
                                 )?;
@@ -1291,7 +1288,7 @@ fn decode_block_sequential_with<R: Read>(
         }
         let (value, run_size) = h.peek_fast_ac(ac_table);
         if run_size != 0 {
-            h.consume(run_size & 0x0f);
+            h.consume_bits(run_size & 0x0f);
             index += usize::from(run_size >> 4);
             if index >= 64 {
                 break;

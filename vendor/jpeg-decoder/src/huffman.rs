@@ -109,7 +109,7 @@ impl HuffmanDecoder {
     }
 
     #[inline(always)]
-    fn consume_bits(&mut self, count: u8) {
+    pub fn consume_bits(&mut self, count: u8) {
         debug_assert!(self.num_bits >= count);
 
         self.bits <<= count as usize;
@@ -171,11 +171,6 @@ impl HuffmanDecoder {
             Some(ref ac_lut) => ac_lut[self.peek_bits(LUT_BITS) as usize],
             None => (0, 0),
         }
-    }
-
-    #[inline(always)]
-    pub fn consume(&mut self, count: u8) {
-        self.consume_bits(count);
     }
 }
 
