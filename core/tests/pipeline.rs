@@ -503,6 +503,45 @@ fn baseline_and_progressive_encodings_decode_to_identical_pixels_at_every_scale(
     }
 }
 
+/// Stray bytes between a restart interval's data and its RST marker (a damaged or oddly written
+/// file) are skipped in the default build, as libjpeg skips them: the photo decodes as the
+/// intact one. TurboJPEG stops on libjpeg's warning about them: an input error that says so.
+#[test]
+fn stray_bytes_before_a_restart_marker_are_skipped() {
+    let img = noisy_photo(257, 385);
+    let intact = jpeg_with(&img, |e| e.set_restart_interval(3));
+    let sos = intact
+        .windows(2)
+        .position(|w| w == [0xFF, 0xDA])
+        .expect("a scan");
+    let is_rst = |w: &[u8]| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]);
+    let rsts: Vec<usize> = (sos..intact.len() - 1)
+        .filter(|&i| is_rst(&intact[i..i + 2]))
+        .collect();
+    assert!(rsts.len() > 10, "restart markers: {}", rsts.len());
+    let mut damaged = Vec::new();
+    let mut from = 0;
+    for (n, &at) in rsts.iter().enumerate().step_by(4) {
+        damaged.extend_from_slice(&intact[from..at]);
+        // More bytes than a decoder's look-ahead, none of them 0xFF.
+        damaged.extend((0..9 + n % 7).map(|i| (i * 37 % 255) as u8));
+        from = at;
+    }
+    damaged.extend_from_slice(&intact[from..]);
+    for min_short in [20, 60, 257] {
+        let a = decode_scaled(&intact, info(&intact), min_short).expect("intact");
+        let b = decode_scaled(&damaged, info(&damaged), min_short);
+        if cfg!(feature = "turbojpeg") {
+            let e = b.expect_err("libjpeg-turbo refuses the damaged file");
+            assert_eq!(e.kind(), ErrorKind::Input);
+            assert!(e.message().contains("extraneous bytes"), "{e}");
+        } else {
+            let b = b.expect("damaged");
+            assert!(a.image == b.image, "short side {min_short}: pixels differ");
+        }
+    }
+}
+
 #[test]
 fn sixteen_bit_png_with_and_without_alpha() {
     let rgb16: image::ImageBuffer<Rgb<u16>, Vec<u16>> =

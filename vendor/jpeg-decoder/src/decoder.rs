@@ -7,6 +7,7 @@ use crate::parser::{
     IccChunk, ScanInfo,
 };
 use crate::read_u8;
+use crate::sequential::ScanData;
 use crate::upsampler::Upsampler;
 use crate::worker::{compute_image_parallel, PreferWorkerKind, RowData, Worker, WorkerScope};
 use alloc::borrow::ToOwned;
@@ -16,7 +17,7 @@ use alloc::{format, vec};
 use core::cmp;
 use core::mem;
 use core::ops::Range;
-use std::io::Read;
+use std::io::{BufReader, Read};
 
 pub const MAX_COMPONENTS: usize = 4;
 
@@ -24,7 +25,7 @@ mod lossless;
 use self::lossless::compute_image_lossless;
 
 #[rustfmt::skip]
-const UNZIGZAG: [u8; 64] = [
+pub(crate) const UNZIGZAG: [u8; 64] = [
      0,  1,  8, 16,  9,  2,  3, 10,
     17, 24, 32, 25, 18, 11,  4,  5,
     12, 19, 26, 33, 40, 48, 41, 34,
@@ -99,7 +100,8 @@ pub enum ColorTransform {
 
 /// JPEG decoder
 pub struct Decoder<R> {
-    reader: R,
+    // picday: buffered, so that a sequential scan's data is read in chunks (`ScanData::read`).
+    reader: BufReader<R>,
 
     frame: Option<FrameInfo>,
     dc_huffman_tables: Vec<Option<HuffmanTable>>,
@@ -130,13 +132,16 @@ pub struct Decoder<R> {
 
     // picday: decode on the calling thread only (see `set_single_threaded`).
     single_threaded: bool,
+
+    // picday: the entropy-coded data of the current sequential scan.
+    scan_data: ScanData,
 }
 
 impl<R: Read> Decoder<R> {
     /// Creates a new `Decoder` using the reader `reader`.
     pub fn new(reader: R) -> Decoder<R> {
         Decoder {
-            reader,
+            reader: BufReader::new(reader),
             frame: None,
             dc_huffman_tables: vec![None, None, None, None],
             ac_huffman_tables: vec![None, None, None, None],
@@ -154,6 +159,7 @@ impl<R: Read> Decoder<R> {
             coefficients_finished: [0; MAX_COMPONENTS],
             decoding_buffer_size_limit: usize::MAX,
             single_threaded: false,
+            scan_data: ScanData::default(),
         }
     }
 
@@ -901,6 +907,13 @@ impl<R: Read> Decoder<R> {
         } else {
             Vec::new()
         };
+        // A sequential scan's data is read whole, then decoded from memory (`sequential.rs`).
+        let mut scan_data = mem::take(&mut self.scan_data);
+        if sequential {
+            scan_data.read(&mut self.reader)?;
+        }
+        let mut interval = 0;
+        let mut bits = scan_data.reader(interval);
         let mut dummy_block = [0i16; 64];
         let mut huffman = HuffmanDecoder::new();
         let mut dc_predictors = [0i16; MAX_COMPONENTS];
@@ -958,7 +971,17 @@ impl<R: Read> Decoder<R> {
 
                 if self.restart_interval > 0 {
                     if mcus_left_until_restart == 0 {
-                        match huffman.take_marker(&mut self.reader)? {
+                        let marker = if sequential {
+                            // What is left of the interval is skipped, as upstream's reset
+                            // drops the buffered bits.
+                            let rst = scan_data.restart_after(interval).map(Marker::RST);
+                            interval += 1;
+                            bits = scan_data.reader(interval);
+                            rst.or(scan_data.marker)
+                        } else {
+                            huffman.take_marker(&mut self.reader)?
+                        };
+                        match marker {
                             Some(Marker::RST(n)) => {
                                 if n != expected_rst_num {
                                     return Err(Error::Format(format!(
@@ -1027,10 +1050,8 @@ impl<R: Read> Decoder<R> {
                             .unwrap();
 
                             if sequential {
-                                decode_block_sequential(
-                                    &mut self.reader,
+                                bits.decode_block(
                                     coefficients,
-                                    &mut huffman,
                                     tables[i].0,
                                     tables[i].1,
                                     &mut eob_run,
@@ -1109,7 +1130,12 @@ impl<R: Read> Decoder<R> {
             }
         }
 
-        let mut marker = huffman.take_marker(&mut self.reader)?;
+        let mut marker = if sequential {
+            scan_data.marker
+        } else {
+            huffman.take_marker(&mut self.reader)?
+        };
+        self.scan_data = scan_data;
         while let Some(Marker::RST(_)) = marker {
             marker = self.read_marker().ok();
         }
@@ -1218,110 +1244,6 @@ fn decode_block<R: Read>(
                 index += 1;
             }
         }
-    }
-
-    Ok(())
-}
-
-/// One block of a sequential scan (Section F.2.2): the same result as `decode_block` with the
-/// spectral selection 0..64 and no successive approximation, written for speed since it is where
-/// a JPEG decode spends most of its time. The bit buffer is worked on in a local copy (kept in
-/// registers), refilled once per coefficient to at least 32 bits, enough for the longest code
-/// (16 bits) and its value (at most 11), so no step in between checks for input.
-#[inline(always)]
-fn decode_block_sequential<R: Read>(
-    reader: &mut R,
-    coefficients: &mut [i16; 64],
-    huffman: &mut HuffmanDecoder,
-    dc_table: &HuffmanTable,
-    ac_table: &HuffmanTable,
-    eob_run: &mut u16,
-    dc_predictor: &mut i16,
-) -> Result<()> {
-    let mut h = huffman.clone();
-    let result = decode_block_sequential_with(reader, coefficients, &mut h, dc_table, ac_table, eob_run, dc_predictor);
-    *huffman = h;
-    result
-}
-
-#[inline(always)]
-fn decode_block_sequential_with<R: Read>(
-    reader: &mut R,
-    coefficients: &mut [i16; 64],
-    h: &mut HuffmanDecoder,
-    dc_table: &HuffmanTable,
-    ac_table: &HuffmanTable,
-    eob_run: &mut u16,
-    dc_predictor: &mut i16,
-) -> Result<()> {
-    // Section F.2.2.1, Figure F.12
-    if h.buffered_bits() < 32 {
-        h.read_bits(reader)?;
-    }
-    let value = h.decode_buffered(dc_table)?;
-    let diff = match value {
-        0 => 0,
-        1..=11 => h.take_extended(value),
-        _ => {
-            // Section F.1.2.1.1, Table F.1
-            return Err(Error::Format(
-                "invalid DC difference magnitude category".to_owned(),
-            ));
-        }
-    };
-    // Malicious JPEG files can cause this add to overflow, therefore we use wrapping_add.
-    *dc_predictor = dc_predictor.wrapping_add(diff);
-    coefficients[0] = *dc_predictor;
-
-    // A malformed sequential scan may code an end-of-band run (progressive only): it skips the
-    // AC coefficients of the next blocks, as in `decode_block`.
-    if *eob_run > 0 {
-        *eob_run -= 1;
-        return Ok(());
-    }
-
-    // Section F.1.2.2.1
-    let mut index = 1usize;
-    while index < 64 {
-        if h.buffered_bits() < 32 {
-            h.read_bits(reader)?;
-        }
-        let (value, run_size) = h.peek_fast_ac(ac_table);
-        if run_size != 0 {
-            h.consume_bits(run_size & 0x0f);
-            index += usize::from(run_size >> 4);
-            if index >= 64 {
-                break;
-            }
-            coefficients[usize::from(UNZIGZAG[index])] = value;
-            index += 1;
-            continue;
-        }
-        let byte = h.decode_buffered(ac_table)?;
-        let r = byte >> 4;
-        let s = byte & 0x0f;
-        if s == 0 {
-            if r == 15 {
-                // Run length of 16 zero coefficients.
-                index += 16;
-                continue;
-            }
-            *eob_run = (1 << r) - 1;
-            if r > 0 {
-                *eob_run += h.get_bits(reader, r)?;
-            }
-            break;
-        }
-        index += usize::from(r);
-        // The value's bits are read even when a (corrupt) run has gone past the end of the
-        // block, as the lookup path above does and libjpeg does, so a corrupt scan decodes the
-        // same whatever the size of the lookup table.
-        let value = h.take_extended(s);
-        if index >= 64 {
-            break;
-        }
-        coefficients[usize::from(UNZIGZAG[index])] = value;
-        index += 1;
     }
 
     Ok(())

@@ -7,8 +7,9 @@ use crate::read_u8;
 use crate::error::{Error, Result};
 use crate::marker::Marker;
 use crate::parser::ScanInfo;
+use crate::sequential::FastEntry;
 
-const LUT_BITS: u8 = 10;
+pub(crate) const LUT_BITS: u8 = 10;
 
 #[derive(Debug, Clone)]
 pub struct HuffmanDecoder {
@@ -146,38 +147,12 @@ impl HuffmanDecoder {
 
         Ok(())
     }
-
-    /// Bits left in the buffer.
-    #[inline(always)]
-    pub fn buffered_bits(&self) -> u8 {
-        self.num_bits
-    }
-
-    /// Takes `count` bits (at most 16) from the buffer, which must hold them, and extends them
-    /// to a signed value (Section F.2.2.1).
-    #[inline(always)]
-    pub fn take_extended(&mut self, count: u8) -> i16 {
-        let bits = self.peek_bits(count);
-        self.consume_bits(count);
-        extend(bits, count)
-    }
-
-    /// The AC lookup of small coefficients (see `HuffmanTable::new`) on the buffer, which must
-    /// hold at least `LUT_BITS` bits: `(value, run << 4 | bits used)`, `(0, 0)` when the next
-    /// code and its value are not in it.
-    #[inline(always)]
-    pub fn peek_fast_ac(&self, table: &HuffmanTable) -> (i16, u8) {
-        match table.ac_lut {
-            Some(ref ac_lut) => ac_lut[self.peek_bits(LUT_BITS) as usize],
-            None => (0, 0),
-        }
-    }
 }
 
 /// Codes longer than the lookup table: Section F.2.2.3, Figure F.16.
 #[cold]
 #[inline(never)]
-fn decode_long_code(bits: u16, table: &HuffmanTable) -> Result<(u8, u8)> {
+pub(crate) fn decode_long_code(bits: u16, table: &HuffmanTable) -> Result<(u8, u8)> {
     for i in LUT_BITS .. 16 {
         let code = (bits >> (15 - i)) as i32;
 
@@ -196,7 +171,7 @@ fn decode_long_code(bits: u16, table: &HuffmanTable) -> Result<(u8, u8)> {
 /// reader, we read on to identify the marker so we can pass it on.
 #[cold]
 #[inline(never)]
-fn read_after_ff<R: Read>(reader: &mut R) -> Result<Option<Marker>> {
+pub(crate) fn read_after_ff<R: Read>(reader: &mut R) -> Result<Option<Marker>> {
     let mut next_byte = read_u8(reader)?;
 
     // Check for byte stuffing.
@@ -216,7 +191,7 @@ fn read_after_ff<R: Read>(reader: &mut R) -> Result<Option<Marker>> {
 
 // Section F.2.2.1
 // Figure F.12
-fn extend(value: u16, count: u8) -> i16 {
+pub(crate) fn extend(value: u16, count: u8) -> i16 {
     let vt = 1 << (count as u16 - 1);
 
     if value < vt {
@@ -237,8 +212,11 @@ pub struct HuffmanTable {
     delta: [i32; 16],
     maxcode: [i32; 16],
 
-    lut: [(u8, u8); 1 << LUT_BITS],
+    pub(crate) lut: [(u8, u8); 1 << LUT_BITS],
     ac_lut: Option<[(i16, u8); 1 << LUT_BITS]>,
+    /// Codes with their values, ends of block and runs of 16 zeros in one lookup, for
+    /// sequential scans (`crate::sequential`).
+    pub(crate) fast: [FastEntry; 1 << LUT_BITS],
 }
 
 impl HuffmanTable {
@@ -296,12 +274,19 @@ impl HuffmanTable {
             },
         };
 
+        let ac = class == HuffmanTableClass::AC;
+        let mut fast = [FastEntry::default(); 1 << LUT_BITS];
+        for (i, (entry, &(symbol, size))) in fast.iter_mut().zip(lut.iter()).enumerate() {
+            *entry = FastEntry::new(i, symbol, size, ac);
+        }
+
         Ok(HuffmanTable {
             values: values.to_vec(),
             delta,
             maxcode,
             lut,
             ac_lut,
+            fast,
         })
     }
 }

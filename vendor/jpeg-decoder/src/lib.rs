@@ -50,6 +50,7 @@ mod huffman;
 mod idct;
 mod marker;
 mod parser;
+mod sequential;
 mod upsampler;
 mod worker;
 

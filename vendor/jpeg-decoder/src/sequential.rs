@@ -1,0 +1,336 @@
+//! Sequential (baseline) scans, read in one piece and decoded from memory (picday patch).
+//!
+//! Why a module of its own: nearly every camera JPEG is one baseline scan, and its Huffman
+//! decoding is most of the time of a shrink-on-load decode. Upstream decodes straight from the
+//! reader, a byte at a time, checking every byte for 0xFF (byte stuffing or a marker). Here the
+//! scan's entropy-coded data is first copied out with the stuffing removed ([`ScanData::read`],
+//! which finds the 0xFF bytes with `memchr`), each restart interval followed by zero bytes, so
+//! the bit reader ([`BitReader`]) refills eight bytes at a time without a branch per byte, and
+//! one table lookup ([`HuffmanTable::fast`]) gives a code together with its value, its run of
+//! zeros, or the end of the block.
+//!
+//! Behaviour is upstream's (the same pixels and errors on every file tried, intact, truncated
+//! or bit-flipped): after a marker the data reads as zero bits; a scan whose data runs to the
+//! end of the file without a marker is an I/O error. One difference, on damaged files only: at
+//! a restart point, whatever is left before the RST marker is skipped, as libjpeg does, where
+//! upstream gave up when that was more than its eight bytes of look-ahead.
+//!
+//! The copy costs memory: one more buffer of the scan's compressed size (4-5 MB for a 24 MP
+//! photo), kept by the decoder for its later scans.
+
+use std::io::BufRead;
+
+use crate::decoder::UNZIGZAG;
+use crate::error::{Error, Result};
+use crate::huffman::{decode_long_code, extend, read_after_ff, HuffmanTable, LUT_BITS};
+use crate::marker::Marker;
+
+/// Zero bytes after each restart interval's data: the bit reader loads eight bytes at a time.
+const PADDING: usize = 8;
+
+/// The entropy-coded data of one scan, stuffing removed, split at its RST markers.
+#[derive(Default)]
+pub(crate) struct ScanData {
+    /// Each interval's bytes followed by [`PADDING`] zero bytes.
+    data: Vec<u8>,
+    /// Start and end (exclusive, before the padding) of each interval in `data`.
+    intervals: Vec<(usize, usize)>,
+    /// The RST numbers that ended all intervals but the last.
+    restarts: Vec<u8>,
+    /// The marker that ended the scan.
+    pub(crate) marker: Option<Marker>,
+}
+
+impl ScanData {
+    /// Reads entropy-coded data up to and including the first marker that is not an RST marker,
+    /// reusing this value's buffers.
+    pub(crate) fn read<R: BufRead>(&mut self, reader: &mut R) -> Result<()> {
+        self.data.clear();
+        self.intervals.clear();
+        self.restarts.clear();
+        self.marker = None;
+        let mut start = 0;
+        loop {
+            let (used, ff) = {
+                let buf = reader.fill_buf()?;
+                if buf.is_empty() {
+                    // What upstream's byte-by-byte `read_exact` says there.
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    )));
+                }
+                match memchr::memchr(0xFF, buf) {
+                    Some(i) => {
+                        self.data.extend_from_slice(&buf[..i]);
+                        (i + 1, true)
+                    }
+                    None => {
+                        self.data.extend_from_slice(buf);
+                        (buf.len(), false)
+                    }
+                }
+            };
+            reader.consume(used);
+            if !ff {
+                continue;
+            }
+            match read_after_ff(reader)? {
+                None => self.data.push(0xFF),
+                Some(marker) => {
+                    self.intervals.push((start, self.data.len()));
+                    self.data.resize(self.data.len() + PADDING, 0);
+                    start = self.data.len();
+                    match marker {
+                        Marker::RST(n) => self.restarts.push(n),
+                        marker => {
+                            self.marker = Some(marker);
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The RST number that ended interval `index`, `None` for the last interval (ended by
+    /// [`ScanData::marker`]).
+    pub(crate) fn restart_after(&self, index: usize) -> Option<u8> {
+        self.restarts.get(index).copied()
+    }
+
+    /// A bit reader at the start of interval `index`; past the last one (or before any data
+    /// was read), a reader of zeros.
+    pub(crate) fn reader(&self, index: usize) -> BitReader<'_> {
+        const ZEROS: [u8; PADDING] = [0; PADDING];
+        let (data, end) = match self.intervals.get(index) {
+            Some(&(start, end)) => (&self.data[start..end + PADDING], end - start),
+            None => (&ZEROS[..], 0),
+        };
+        BitReader {
+            data,
+            end,
+            pos: 0,
+            bits: 0,
+            count: 0,
+        }
+    }
+}
+
+/// Reads the bits of one restart interval, most significant first. Past the end of the data
+/// it reads zeros, as upstream does after a marker.
+#[derive(Clone, Copy)]
+pub(crate) struct BitReader<'a> {
+    /// The interval's bytes and the zero padding after them.
+    data: &'a [u8],
+    /// Length of the interval's bytes.
+    end: usize,
+    /// Next byte to load.
+    pos: usize,
+    /// Buffered bits, left-aligned; the bits below the `count` valid ones are the next bits of
+    /// the data or zero.
+    bits: u64,
+    count: u32,
+}
+
+impl BitReader<'_> {
+    /// Tops the buffer up to at least 56 bits: one load of eight bytes, no branch per byte.
+    #[inline(always)]
+    fn refill(&mut self) {
+        let word = u64::from_be_bytes(self.data[self.pos..self.pos + 8].try_into().unwrap());
+        self.bits |= word >> self.count;
+        // Whole bytes that fitted; past the end, stay on the padding (zeros).
+        self.pos = (self.pos + ((63 - self.count) >> 3) as usize).min(self.end);
+        self.count |= 56;
+    }
+
+    /// Makes sure of at least 32 bits, enough for any code and its value (16 + 15 bits).
+    /// Refilling only then, not before every code, keeps the load of the next bytes, which
+    /// depends on how many bits the last code took, off the chain from one code to the next.
+    #[inline(always)]
+    fn top_up(&mut self) {
+        if self.count < 32 {
+            self.refill();
+        }
+    }
+
+    #[inline(always)]
+    fn peek(&self, count: u8) -> usize {
+        (self.bits >> (64 - u32::from(count))) as usize
+    }
+
+    #[inline(always)]
+    fn consume(&mut self, count: u32) {
+        self.bits <<= count;
+        self.count -= count;
+    }
+
+    /// The next 32 bits, for the slow paths (which never need more).
+    #[inline(always)]
+    fn peek32(&self) -> u32 {
+        (self.bits >> 32) as u32
+    }
+
+    /// Decodes one block of a sequential scan (Section F.2.2.1, Figure F.12; Section
+    /// F.1.2.2.1). `coefficients` must be zero.
+    ///
+    /// The reader is worked on in a local copy, kept in registers (the slow paths take the
+    /// buffered bits by value), and refilled before every code: a code and its value take at
+    /// most 16 + 15 bits of the 56 a refill leaves.
+    #[inline(always)]
+    pub(crate) fn decode_block(
+        &mut self,
+        coefficients: &mut [i16; 64],
+        dc_table: &HuffmanTable,
+        ac_table: &HuffmanTable,
+        eob_run: &mut u16,
+        dc_predictor: &mut i16,
+    ) -> Result<()> {
+        let mut r = *self;
+        r.top_up();
+        let mut entry = dc_table.fast[r.peek(LUT_BITS)];
+        if entry.bits == 0 {
+            entry = dc_slow(r.peek32(), dc_table)?;
+        }
+        r.consume(u32::from(entry.bits));
+        // Malicious JPEG files can cause this add to overflow, therefore we use wrapping_add.
+        *dc_predictor = dc_predictor.wrapping_add(entry.value);
+        coefficients[0] = *dc_predictor;
+
+        // A malformed sequential scan may code an end-of-band run (progressive only): it skips
+        // the AC coefficients of the next blocks, as upstream's `decode_block` does.
+        if *eob_run > 0 {
+            *eob_run -= 1;
+            *self = r;
+            return Ok(());
+        }
+
+        let mut index = 1usize;
+        while index < 64 {
+            r.top_up();
+            // A coefficient, a run of 16 zeros (value 0) or the end of the block (a run past
+            // the last coefficient), with the bits of its code and value.
+            let mut entry = ac_table.fast[r.peek(LUT_BITS)];
+            if entry.bits == 0 {
+                let (slow, run) = ac_slow(r.peek32(), ac_table)?;
+                entry = slow;
+                *eob_run = run;
+            }
+            r.consume(u32::from(entry.bits));
+            index += usize::from(entry.run);
+            if index >= 64 {
+                break;
+            }
+            coefficients[usize::from(UNZIGZAG[index])] = entry.value;
+            index += 1;
+        }
+        *self = r;
+        Ok(())
+    }
+}
+
+/// A Huffman code at the top of `bits` (Section F.2.2.3): its symbol and length.
+#[inline(always)]
+fn code(bits: u32, table: &HuffmanTable) -> Result<(u8, u8)> {
+    match table.lut[(bits >> (32 - u32::from(LUT_BITS))) as usize] {
+        (symbol, size) if size > 0 => Ok((symbol, size)),
+        _ => decode_long_code((bits >> 16) as u16, table),
+    }
+}
+
+/// `count` (1 to 15) bits of `bits` after its first `skip`.
+#[inline(always)]
+fn raw(bits: u32, skip: u8, count: u8) -> u16 {
+    ((bits << skip) >> (32 - u32::from(count))) as u16
+}
+
+/// The same bits as a coefficient or difference (Section F.2.2.1).
+#[inline(always)]
+fn value(bits: u32, skip: u8, count: u8) -> i16 {
+    extend(raw(bits, skip, count), count)
+}
+
+/// A DC difference whose code and value are not both in the lookup table, from the next 32
+/// bits of the scan.
+#[cold]
+#[inline(never)]
+fn dc_slow(bits: u32, table: &HuffmanTable) -> Result<FastEntry> {
+    match code(bits, table)? {
+        (0, size) => Ok(FastEntry { value: 0, run: 0, bits: size }),
+        // Section F.1.2.1.1, Table F.1
+        (magnitude @ 1..=11, size) => Ok(FastEntry {
+            value: value(bits, size, magnitude),
+            run: 0,
+            bits: size + magnitude,
+        }),
+        _ => Err(Error::Format(
+            "invalid DC difference magnitude category".to_owned(),
+        )),
+    }
+}
+
+/// An AC code that is not in the lookup table with its value (a long code, a large value, an
+/// end-of-band run), from the next 32 bits of the scan, as a table entry and the end-of-band
+/// run it starts (0 but for a run of several blocks).
+#[cold]
+#[inline(never)]
+fn ac_slow(bits: u32, table: &HuffmanTable) -> Result<(FastEntry, u16)> {
+    let (symbol, size) = code(bits, table)?;
+    let r = symbol >> 4;
+    let s = symbol & 0x0f;
+    Ok(match (r, s) {
+        // Run length of 16 zero coefficients.
+        (15, 0) => (FastEntry { value: 0, run: 15, bits: size }, 0),
+        (0, 0) => (FastEntry { value: 0, run: 64, bits: size }, 0),
+        // End of band: this block and the next `eob_run` ones end here.
+        (r, 0) => {
+            let eob_run = (1 << r) - 1 + raw(bits, size, r);
+            (FastEntry { value: 0, run: 64, bits: size + r }, eob_run)
+        }
+        // The value's bits are read even when a (corrupt) run goes past the end of the block,
+        // as libjpeg does.
+        (r, s) => (FastEntry { value: value(bits, size, s), run: r, bits: size + s }, 0),
+    })
+}
+
+/// One entry of [`HuffmanTable::fast`]: what the next `LUT_BITS` bits of a scan decode to,
+/// when the code and its value's bits all fit in them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FastEntry {
+    /// The coefficient (AC) or the DC difference.
+    pub(crate) value: i16,
+    /// AC: zeros before the coefficient (15 with value 0 for a run of 16 zeros, 64 for the end
+    /// of the block).
+    pub(crate) run: u8,
+    /// Bits of the code and the value; 0 when they do not fit (decoded the slow way).
+    pub(crate) bits: u8,
+}
+
+impl FastEntry {
+    /// The entry for table index `i`, whose code is `symbol` of `size` bits (`size` 0: the
+    /// code is longer than the table).
+    pub(crate) fn new(i: usize, symbol: u8, size: u8, ac: bool) -> FastEntry {
+        let (run, magnitude) = if ac { (symbol >> 4, symbol & 0x0f) } else { (0, symbol) };
+        if size == 0 || size + magnitude > LUT_BITS || (!ac && magnitude > 11) {
+            return FastEntry::default();
+        }
+        match (ac, run, magnitude) {
+            // End of block.
+            (true, 0, 0) => FastEntry { value: 0, run: 64, bits: size },
+            // Sixteen zeros.
+            (true, 15, 0) => FastEntry { value: 0, run: 15, bits: size },
+            // End-of-band runs of several blocks: the slow way.
+            (true, _, 0) => FastEntry::default(),
+            (_, _, 0) => FastEntry { value: 0, run: 0, bits: size },
+            _ => {
+                let lut_mask = (1usize << LUT_BITS) - 1;
+                let raw = (((i << size) & lut_mask) >> (LUT_BITS - magnitude)) as u16;
+                FastEntry {
+                    value: extend(raw, magnitude),
+                    run,
+                    bits: size + magnitude,
+                }
+            }
+        }
+    }
+}
