@@ -4,8 +4,8 @@
 //! Why a module of its own: decoding is where almost all of the time, memory and risk is. JPEGs
 //! are decoded "shrink on load" (the DCT is scaled by 1/2, 1/4 or 1/8 while decoding, so a 24 MP
 //! photo never exists at full size in memory) with the pure-Rust `jpeg-decoder` (the copy in
-//! `vendor/`, which decodes on the calling thread and is tuned for baseline JPEGs), or with
-//! libjpeg-turbo behind the `turbojpeg` cargo feature. Everything a school delivery contains is
+//! `vendor/`, which decodes on the calling thread and is tuned for baseline JPEGs); behind the
+//! `turbojpeg` cargo feature, progressive JPEGs go through libjpeg-turbo. Everything a school delivery contains is
 //! normalised here: EXIF orientation, embedded ICC profiles (converted to sRGB with `moxcms`),
 //! CMYK/YCCK JPEGs, greyscale, 16-bit and transparent PNGs. Metadata is read only for that purpose
 //! and never carried forward. Every decoder call runs under `catch_unwind`, so a decoder bug on a
@@ -118,13 +118,23 @@ fn decode_jpeg(bytes: &[u8], info: SourceInfo, min_short: u32) -> Result<Decoded
 }
 
 /// The pixels of a JPEG, at the smallest DCT scale that keeps the short side >= `min_short`.
-#[cfg(not(feature = "turbojpeg"))]
+///
+/// Sequential (baseline) JPEGs, nearly every camera's, go through jpeg-decoder in every build:
+/// its sequential decoding (the copy in `vendor/`) is faster than libjpeg-turbo's. With the
+/// `turbojpeg` feature, progressive and lossless JPEGs go through libjpeg-turbo, which decodes
+/// those faster and at any n/8 scale.
 fn decode_jpeg_pixels(
     decoder: &mut jpeg_decoder::Decoder<&[u8]>,
-    _bytes: &[u8],
+    bytes: &[u8],
     header: jpeg_decoder::ImageInfo,
     min_short: u32,
 ) -> Result<(u32, u32, Raw)> {
+    #[cfg(feature = "turbojpeg")]
+    if header.coding_process != jpeg_decoder::CodingProcess::DctSequential {
+        return super::turbo::decode(bytes, min_short);
+    }
+    #[cfg(not(feature = "turbojpeg"))]
+    let _ = bytes;
     let short = header.width.min(header.height);
     if min_short < u32::from(short) {
         // `scale` keeps the smallest factor for which EITHER axis reaches the request, so only
@@ -149,16 +159,6 @@ fn decode_jpeg_pixels(
         jpeg_decoder::PixelFormat::CMYK32 => Raw::Cmyk(pixels),
     };
     Ok((w, h, raw))
-}
-
-#[cfg(feature = "turbojpeg")]
-fn decode_jpeg_pixels(
-    _decoder: &mut jpeg_decoder::Decoder<&[u8]>,
-    bytes: &[u8],
-    _header: jpeg_decoder::ImageInfo,
-    min_short: u32,
-) -> Result<(u32, u32, Raw)> {
-    super::turbo::decode(bytes, min_short)
 }
 
 /// PNG (and anything else `image` reads): full decode, alpha flattened onto white, 16-bit to 8.
