@@ -706,6 +706,23 @@ impl Rng {
     }
 }
 
+/// Found by the fuzzer (its input is kept in `fuzz/corpus/decode/`): a DC Huffman table whose
+/// symbol is a whole byte above 15 overflowed the fast-table arithmetic of the sequential
+/// decoder while building the table. Now the decode fails with a reason.
+#[test]
+fn a_dc_table_with_a_symbol_above_fifteen_is_an_input_error() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/corpus/decode/dht-dc-symbol-above-15.jpg"
+    );
+    let bytes = std::fs::read(path).expect("fuzz input");
+    let e = Pipeline::default()
+        .process_bytes(&bytes, &PROFILES)
+        .expect_err("a corrupt table");
+    assert_eq!(e.kind(), ErrorKind::Input, "{e}");
+    assert!(!e.message().contains("gave up"), "{e}");
+}
+
 #[test]
 fn fuzz_smoke_mutated_inputs_never_panic() {
     // A stable stand-in for `cargo fuzz run decode` (fuzz/): a few hundred corrupted files

@@ -311,7 +311,9 @@ impl FastEntry {
     /// code is longer than the table).
     pub(crate) fn new(i: usize, symbol: u8, size: u8, ac: bool) -> FastEntry {
         let (run, magnitude) = if ac { (symbol >> 4, symbol & 0x0f) } else { (0, symbol) };
-        if size == 0 || size + magnitude > LUT_BITS || (!ac && magnitude > 11) {
+        // A DC symbol is the whole byte: above 11 it is invalid (the slow path says so), and
+        // it must not reach the sum below.
+        if size == 0 || magnitude > 15 || size + magnitude > LUT_BITS {
             return FastEntry::default();
         }
         match (ac, run, magnitude) {
