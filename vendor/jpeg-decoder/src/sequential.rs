@@ -175,8 +175,8 @@ impl BitReader<'_> {
     /// F.1.2.2.1). `coefficients` must be zero.
     ///
     /// The reader is worked on in a local copy, kept in registers (the slow paths take the
-    /// buffered bits by value), and refilled before every code: a code and its value take at
-    /// most 16 + 15 bits of the 56 a refill leaves.
+    /// buffered bits by value), and topped up to 32 bits before every code, enough for a code
+    /// and its value (at most 16 + 15 bits).
     #[inline(always)]
     pub(crate) fn decode_block(
         &mut self,
