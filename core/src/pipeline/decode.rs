@@ -5,10 +5,10 @@
 //! are decoded "shrink on load" (the DCT is scaled by 1/2, 1/4 or 1/8 while decoding, so a 24 MP
 //! photo never exists at full size in memory) with the pure-Rust `jpeg-decoder` (the copy in
 //! `vendor/`, which decodes on the calling thread and is tuned for baseline JPEGs); behind the
-//! `turbojpeg` cargo feature, progressive JPEGs go through libjpeg-turbo. Everything a school delivery contains is
-//! normalised here: EXIF orientation, embedded ICC profiles (converted to sRGB with `moxcms`),
-//! CMYK/YCCK JPEGs, greyscale, 16-bit and transparent PNGs. Metadata is read only for that purpose
-//! and never carried forward. Every decoder call runs under `catch_unwind`, so a decoder bug on a
+//! `turbojpeg` cargo feature, progressive and lossless JPEGs go through libjpeg-turbo.
+//! Everything a school delivery contains is normalised here: EXIF orientation, embedded ICC
+//! profiles (converted to sRGB with `moxcms`), CMYK/YCCK JPEGs, greyscale, 16-bit and
+//! transparent PNGs. Metadata is read only for that purpose and never carried forward. Every decoder call runs under `catch_unwind`, so a decoder bug on a
 //! hostile file becomes an input error, never a crashed run.
 
 use std::io::Cursor;

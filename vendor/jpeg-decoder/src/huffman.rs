@@ -251,34 +251,22 @@ impl HuffmanTable {
             }
         }
 
-        // Build a lookup table for small AC coefficients which both decodes the value and does the
-        // equivalent of receive_extend.
-        let ac_lut = match class {
-            HuffmanTableClass::DC => None,
-            HuffmanTableClass::AC => {
-                let mut table = [(0i16, 0u8); 1 << LUT_BITS];
-
-                for (i, &(value, size)) in lut.iter().enumerate() {
-                    let run_length = value >> 4;
-                    let magnitude_category = value & 0x0f;
-
-                    if magnitude_category > 0 && size + magnitude_category <= LUT_BITS {
-                        let unextended_ac_value = (((i << size) & ((1 << LUT_BITS) - 1)) >> (LUT_BITS - magnitude_category)) as u16;
-                        let ac_value = extend(unextended_ac_value, magnitude_category);
-
-                        table[i] = (ac_value, (run_length << 4) | (size + magnitude_category));
-                    }
-                }
-
-                Some(table)
-            },
-        };
-
+        // Codes with their values in one lookup (sequential scans, `crate::sequential`).
         let ac = class == HuffmanTableClass::AC;
         let mut fast = [FastEntry::default(); 1 << LUT_BITS];
         for (i, (entry, &(symbol, size))) in fast.iter_mut().zip(lut.iter()).enumerate() {
             *entry = FastEntry::new(i, symbol, size, ac);
         }
+
+        // Upstream's lookup table for small AC coefficients, which both decodes the value and
+        // does the equivalent of receive_extend (progressive scans): the entries of `fast` that
+        // are coefficients (never 0, unlike an end of block or a run of 16 zeros).
+        let ac_lut = ac.then(|| {
+            fast.map(|e| match e.value {
+                0 => (0, 0),
+                value => (value, (e.run << 4) | e.bits),
+            })
+        });
 
         Ok(HuffmanTable {
             values: values.to_vec(),
