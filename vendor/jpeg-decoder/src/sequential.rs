@@ -28,6 +28,10 @@ use crate::marker::Marker;
 /// Zero bytes after each restart interval's data: the bit reader loads eight bytes at a time.
 const PADDING: usize = 8;
 
+/// AC codes decoded between two refills of the bit buffer (at most 4, see
+/// [`BitReader::decode_block`]).
+const GROUP: usize = 4;
+
 /// The entropy-coded data of one scan, stuffing removed, split at its RST markers.
 #[derive(Default)]
 pub(crate) struct ScanData {
@@ -107,14 +111,23 @@ impl ScanData {
             Some(&(start, end)) => (&self.data[start..end + PADDING], end - start),
             None => (&ZEROS[..], 0),
         };
-        BitReader {
+        let mut reader = BitReader {
             data,
             end,
             pos: 0,
             bits: 0,
             count: 0,
-        }
+            next: load(data, 0),
+        };
+        reader.refill();
+        reader
     }
+}
+
+/// The eight bytes of `data` at `pos`, most significant first.
+#[inline(always)]
+fn load(data: &[u8], pos: usize) -> u64 {
+    u64::from_be_bytes(data[pos..pos + 8].try_into().unwrap())
 }
 
 /// Reads the bits of one restart interval, most significant first. Past the end of the data
@@ -131,22 +144,26 @@ pub(crate) struct BitReader<'a> {
     /// the data or zero.
     bits: u64,
     count: u32,
+    /// The eight bytes at `pos`, loaded one refill ahead (see [`BitReader::refill`]).
+    next: u64,
 }
 
 impl BitReader<'_> {
-    /// Tops the buffer up to at least 56 bits: one load of eight bytes, no branch per byte.
+    /// Tops the buffer up to at least 56 bits, without a branch. The eight bytes it adds from
+    /// were loaded by the refill before, whose position is known as soon as that refill is
+    /// done: so the load is off the chain from one code to the next, and only a shift and an
+    /// or are on it.
     #[inline(always)]
     fn refill(&mut self) {
-        let word = u64::from_be_bytes(self.data[self.pos..self.pos + 8].try_into().unwrap());
-        self.bits |= word >> self.count;
+        self.bits |= self.next >> self.count;
         // Whole bytes that fitted; past the end, stay on the padding (zeros).
         self.pos = (self.pos + ((63 - self.count) >> 3) as usize).min(self.end);
         self.count |= 56;
+        self.next = load(self.data, self.pos);
     }
 
-    /// Makes sure of at least 32 bits, enough for any code and its value (16 + 15 bits).
-    /// Refilling only then, not before every code, keeps the load of the next bytes, which
-    /// depends on how many bits the last code took, off the chain from one code to the next.
+    /// Makes sure of at least 32 bits, enough for any code and its value (16 + 15 bits), for
+    /// the slow paths.
     #[inline(always)]
     fn top_up(&mut self) {
         if self.count < 32 {
@@ -156,6 +173,7 @@ impl BitReader<'_> {
 
     #[inline(always)]
     fn peek(&self, count: u8) -> usize {
+        debug_assert!(self.count >= u32::from(count), "a lookup past the buffered bits");
         (self.bits >> (64 - u32::from(count))) as usize
     }
 
@@ -175,8 +193,13 @@ impl BitReader<'_> {
     /// F.1.2.2.1). `coefficients` must be zero.
     ///
     /// The reader is worked on in a local copy, kept in registers (the slow paths take the
-    /// buffered bits by value), and topped up to 32 bits before every code, enough for a code
-    /// and its value (at most 16 + 15 bits).
+    /// buffered bits by value). A code in the fast table takes at most [`LUT_BITS`] bits with
+    /// its value, so the buffer is refilled, without a branch, every [`GROUP`] AC codes: a
+    /// refill leaves at least 56 bits, enough for them and the next block's DC difference
+    /// (`GROUP` + 1 codes of at most 10 bits, and 10 to look up the next). A slow code (at
+    /// most 16 + 15 bits) tops up before and refills after, so that still holds. No branch
+    /// decides when to refill: how many bits are left is data, which a branch predictor
+    /// cannot guess.
     #[inline(always)]
     pub(crate) fn decode_block(
         &mut self,
@@ -187,10 +210,13 @@ impl BitReader<'_> {
         dc_predictor: &mut i16,
     ) -> Result<()> {
         let mut r = *self;
-        r.top_up();
         let mut entry = dc_table.fast[r.peek(LUT_BITS)];
         if entry.bits == 0 {
-            entry = dc_slow(r.peek32(), dc_table)?;
+            r.top_up();
+            let slow = dc_slow(r.peek32(), dc_table)?;
+            r.consume(u32::from(slow.bits));
+            r.refill();
+            entry = FastEntry { bits: 0, ..slow };
         }
         r.consume(u32::from(entry.bits));
         // Malicious JPEG files can cause this add to overflow, therefore we use wrapping_add.
@@ -201,28 +227,37 @@ impl BitReader<'_> {
         // the AC coefficients of the next blocks, as upstream's `decode_block` does.
         if *eob_run > 0 {
             *eob_run -= 1;
+            r.refill();
             *self = r;
             return Ok(());
         }
 
         let mut index = 1usize;
-        while index < 64 {
-            r.top_up();
-            // A coefficient, a run of 16 zeros (value 0) or the end of the block (a run past
-            // the last coefficient), with the bits of its code and value.
-            let mut entry = ac_table.fast[r.peek(LUT_BITS)];
-            if entry.bits == 0 {
-                let (slow, run) = ac_slow(r.peek32(), ac_table)?;
-                entry = slow;
-                *eob_run = run;
+        'block: loop {
+            r.refill();
+            for _ in 0..GROUP {
+                // A coefficient, a run of 16 zeros (value 0) or the end of the block (a run
+                // past the last coefficient), with the bits of its code and value.
+                let mut entry = ac_table.fast[r.peek(LUT_BITS)];
+                if entry.bits == 0 {
+                    r.top_up();
+                    let (slow, run) = ac_slow(r.peek32(), ac_table)?;
+                    r.consume(u32::from(slow.bits));
+                    r.refill();
+                    entry = FastEntry { bits: 0, ..slow };
+                    *eob_run = run;
+                }
+                r.consume(u32::from(entry.bits));
+                index += usize::from(entry.run);
+                if index >= 64 {
+                    break 'block;
+                }
+                coefficients[usize::from(UNZIGZAG[index])] = entry.value;
+                index += 1;
+                if index >= 64 {
+                    break 'block;
+                }
             }
-            r.consume(u32::from(entry.bits));
-            index += usize::from(entry.run);
-            if index >= 64 {
-                break;
-            }
-            coefficients[usize::from(UNZIGZAG[index])] = entry.value;
-            index += 1;
         }
         *self = r;
         Ok(())
