@@ -5,9 +5,10 @@
 //! reader, a byte at a time, checking every byte for 0xFF (byte stuffing or a marker). Here the
 //! scan's entropy-coded data is first copied out with the stuffing removed ([`ScanData::read`],
 //! which finds the 0xFF bytes with `memchr`), each restart interval followed by zero bytes, so
-//! the bit reader ([`BitReader`]) refills eight bytes at a time without a branch per byte, and
-//! one table lookup ([`HuffmanTable::fast`]) gives a code together with its value, its run of
-//! zeros, or the end of the block.
+//! the bit reader ([`BitReader`]) refills eight bytes at a time without a branch per byte (and
+//! every four codes, without a branch on how many bits are left), and one table lookup
+//! ([`HuffmanTable::fast`]) gives a code together with its value, its run of zeros, or the end
+//! of the block.
 //!
 //! Behaviour is upstream's (the same pixels and errors on every file tried, intact, truncated
 //! or bit-flipped): after a marker the data reads as zero bits; a scan whose data runs to the
