@@ -8,8 +8,9 @@
 //! `turbojpeg` cargo feature, progressive and lossless JPEGs go through libjpeg-turbo.
 //! Everything a school delivery contains is normalised here: EXIF orientation, embedded ICC
 //! profiles (converted to sRGB with `moxcms`), CMYK/YCCK JPEGs, greyscale, 16-bit and
-//! transparent PNGs. Metadata is read only for that purpose and never carried forward. Every decoder call runs under `catch_unwind`, so a decoder bug on a
-//! hostile file becomes an input error, never a crashed run.
+//! transparent PNGs. Metadata is read only for that purpose and never carried forward. Every
+//! decoder call runs under `catch_unwind`, so a decoder bug on a hostile file becomes an input
+//! error, never a crashed run.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -190,6 +190,22 @@ impl BitReader<'_> {
         (self.bits >> 32) as u32
     }
 
+    /// A code not in the fast table, decoded by `decode` from the next 32 bits, with the
+    /// end-of-band run it starts: tops up before, consumes the code and its value, and refills
+    /// after, so that the fast path's count of codes between refills still holds. The entry
+    /// comes back with `bits` 0 (already consumed).
+    #[inline(always)]
+    fn slow(
+        &mut self,
+        decode: impl FnOnce(u32) -> Result<(FastEntry, u16)>,
+    ) -> Result<(FastEntry, u16)> {
+        self.top_up();
+        let (entry, eob_run) = decode(self.peek32())?;
+        self.consume(u32::from(entry.bits));
+        self.refill();
+        Ok((FastEntry { bits: 0, ..entry }, eob_run))
+    }
+
     /// Decodes one block of a sequential scan (Section F.2.2.1, Figure F.12; Section
     /// F.1.2.2.1). `coefficients` must be zero.
     ///
@@ -198,7 +214,7 @@ impl BitReader<'_> {
     /// its value, so the buffer is refilled, without a branch, every [`GROUP`] AC codes: a
     /// refill leaves at least 56 bits, enough for them and the next block's DC difference
     /// (`GROUP` + 1 codes of at most 10 bits, and 10 to look up the next). A slow code (at
-    /// most 16 + 15 bits) tops up before and refills after, so that still holds. No branch
+    /// most 16 + 15 bits) tops up before and refills after ([`BitReader::slow`]). No branch
     /// decides when to refill: how many bits are left is data, which a branch predictor
     /// cannot guess.
     #[inline(always)]
@@ -213,11 +229,7 @@ impl BitReader<'_> {
         let mut r = *self;
         let mut entry = dc_table.fast[r.peek(LUT_BITS)];
         if entry.bits == 0 {
-            r.top_up();
-            let slow = dc_slow(r.peek32(), dc_table)?;
-            r.consume(u32::from(slow.bits));
-            r.refill();
-            entry = FastEntry { bits: 0, ..slow };
+            entry = r.slow(|bits| Ok((dc_slow(bits, dc_table)?, 0)))?.0;
         }
         r.consume(u32::from(entry.bits));
         // Malicious JPEG files can cause this add to overflow, therefore we use wrapping_add.
@@ -241,11 +253,8 @@ impl BitReader<'_> {
                 // past the last coefficient), with the bits of its code and value.
                 let mut entry = ac_table.fast[r.peek(LUT_BITS)];
                 if entry.bits == 0 {
-                    r.top_up();
-                    let (slow, run) = ac_slow(r.peek32(), ac_table)?;
-                    r.consume(u32::from(slow.bits));
-                    r.refill();
-                    entry = FastEntry { bits: 0, ..slow };
+                    let (slow, run) = r.slow(|bits| ac_slow(bits, ac_table))?;
+                    entry = slow;
                     *eob_run = run;
                 }
                 r.consume(u32::from(entry.bits));
