@@ -12,6 +12,7 @@
 //! decoder call runs under `catch_unwind`, so a decoder bug on a hostile file becomes an input
 //! error, never a crashed run.
 
+use std::cell::RefCell;
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -20,6 +21,33 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
 
 use super::SourceInfo;
 use crate::error::{Error, Result};
+
+/// A worker keeps the JPEG decoder's buffers (the scan's data, the sample planes, the pixels:
+/// 10-15 MB for a 24 MP photo at 1/4 scale) from one photo to the next, up to this size: freed
+/// and allocated again, each of their pages is a page fault for the kernel to serve, together
+/// about 3% of a photo's time (`docs/photos.md`).
+const KEEP_DECODE_BUFFERS: usize = 64 << 20;
+
+thread_local! {
+    static JPEG_BUFFERS: RefCell<jpeg_decoder::Buffers> = RefCell::default();
+}
+
+/// Keeps `buffers` for this thread's next JPEG decode, unless they are too large to pin.
+fn keep_buffers(buffers: jpeg_decoder::Buffers) {
+    if buffers.capacity() <= KEEP_DECODE_BUFFERS {
+        JPEG_BUFFERS.set(buffers);
+    }
+}
+
+/// Hands the pixels of a photo that is done with back to this thread's next JPEG decode.
+pub fn recycle(decoded: Decoded) {
+    let pixels = decoded.image.into_raw();
+    JPEG_BUFFERS.with_borrow_mut(|buffers| {
+        if buffers.capacity() + pixels.capacity() <= KEEP_DECODE_BUFFERS {
+            buffers.recycle_pixels(pixels);
+        }
+    });
+}
 
 /// A source photo decoded and turned upright, as 8-bit sRGB.
 #[derive(Debug)]
@@ -100,7 +128,10 @@ fn decode_jpeg(bytes: &[u8], info: SourceInfo, min_short: u32) -> Result<Decoded
         .unwrap_or(Orientation::NoTransforms);
     let icc = decoder.icc_profile();
 
-    let (w, h, raw) = decode_jpeg_pixels(&mut decoder, bytes, header, min_short)?;
+    decoder.set_buffers(JPEG_BUFFERS.take());
+    let pixels = decode_jpeg_pixels(&mut decoder, bytes, header, min_short);
+    keep_buffers(decoder.take_buffers());
+    let (w, h, raw) = pixels?;
     let mut notes = Vec::new();
     let rgb = match raw {
         Raw::Rgb(px) => {

@@ -7,7 +7,8 @@ use crate::parser::{
     IccChunk, ScanInfo,
 };
 use crate::read_u8;
-use crate::sequential::ScanData;
+use crate::idct::dequantize_and_idct_block_and_clear;
+use crate::sequential::{store_order, ScanData};
 use crate::upsampler::Upsampler;
 use crate::worker::{compute_image_parallel, PreferWorkerKind, RowData, Worker, WorkerScope};
 use alloc::borrow::ToOwned;
@@ -135,6 +136,50 @@ pub struct Decoder<R> {
 
     // picday: the entropy-coded data of the current sequential scan.
     scan_data: ScanData,
+
+    // picday: sample planes and a pixel buffer to fill (see `set_buffers`).
+    buffers: Buffers,
+}
+
+/// The large buffers of a decode, handed from one decoder to the next (picday patch).
+///
+/// A 24 MP photo decoded at 1/4 scale needs 10-15 MB: the scan's data, a plane of samples per
+/// component and the pixels. Freed after each photo, the allocator gives most of that memory
+/// back to the system, and the next photo takes it again a page at a time, each page a fault
+/// that the kernel zeroes: about a tenth of a photo's decode time. A caller that decodes photo
+/// after photo keeps them instead: [`Decoder::take_buffers`] after a decode,
+/// [`Decoder::set_buffers`] before the next, with the pixels of the last decode given back by
+/// [`Buffers::recycle_pixels`] once they have been used. Nothing is read from them: every byte
+/// a decode uses is written by it first.
+#[derive(Default)]
+pub struct Buffers {
+    scan: Vec<u8>,
+    planes: Vec<Vec<u8>>,
+    pixels: Vec<u8>,
+}
+
+impl Buffers {
+    /// Gives back pixels returned by [`Decoder::decode`], for the next decode to write into.
+    pub fn recycle_pixels(&mut self, pixels: Vec<u8>) {
+        if pixels.capacity() > self.pixels.capacity() {
+            self.pixels = pixels;
+        }
+    }
+
+    /// Bytes held.
+    pub fn capacity(&self) -> usize {
+        self.scan.capacity()
+            + self.pixels.capacity()
+            + self.planes.iter().map(Vec::capacity).sum::<usize>()
+    }
+
+    /// A plane of `len` samples, all zero.
+    fn plane(&mut self, len: usize) -> Vec<u8> {
+        let mut plane = self.planes.pop().unwrap_or_default();
+        plane.clear();
+        plane.resize(len, 0);
+        plane
+    }
 }
 
 impl<R: Read> Decoder<R> {
@@ -160,6 +205,23 @@ impl<R: Read> Decoder<R> {
             decoding_buffer_size_limit: usize::MAX,
             single_threaded: false,
             scan_data: ScanData::default(),
+            buffers: Buffers::default(),
+        }
+    }
+
+    /// Lends this decoder the buffers of an earlier one (picday patch, see [`Buffers`]).
+    pub fn set_buffers(&mut self, buffers: Buffers) {
+        let Buffers { scan, planes, pixels } = buffers;
+        self.scan_data.data = scan;
+        self.buffers = Buffers { scan: Vec::new(), planes, pixels };
+    }
+
+    /// Takes back the buffers, for the next decoder (picday patch, see [`Buffers`]).
+    pub fn take_buffers(&mut self) -> Buffers {
+        Buffers {
+            scan: mem::take(&mut self.scan_data.data),
+            planes: mem::take(&mut self.buffers.planes),
+            pixels: mem::take(&mut self.buffers.pixels),
         }
     }
 
@@ -713,12 +775,12 @@ impl<R: Read> Decoder<R> {
         if frame.coding_process == CodingProcess::Lossless {
             compute_image_lossless(frame, planes_u16)
         } else {
-            compute_image(
-                &frame.components,
-                planes,
-                frame.output_size,
-                self.determine_color_transform(),
-            )
+            let color_transform = self.determine_color_transform();
+            let pixels = mem::take(&mut self.buffers.pixels);
+            let image = compute_image(&frame.components, &mut planes, frame.output_size, color_transform, pixels);
+            // The planes, read now, for the next decode (`Buffers`).
+            self.buffers.planes.extend(planes.into_iter().filter(|plane| plane.capacity() > 0));
+            image
         }
     }
 
@@ -871,9 +933,25 @@ impl<R: Read> Decoder<R> {
             ));
         }
 
+        let is_progressive = frame.coding_process == CodingProcess::DctProgressive;
+        let is_interleaved = components.len() > 1;
+        // Baseline and extended sequential scans, nearly every photo: all 64 coefficients of
+        // each block in one pass, decoded by `decode_block_sequential`.
+        let sequential = !is_progressive
+            && scan.spectral_selection == (0..64)
+            && scan.successive_approximation_high == 0
+            && scan.successive_approximation_low == 0;
+        // picday: a sequential scan of all the components of an interleaved frame (a colour
+        // photo's one scan) is turned into samples block by block, each block's IDCT as soon
+        // as it is decoded, from one scratch block, with no MCU rows of coefficients for the
+        // worker. The Huffman decoding is a chain of dependent lookups that leaves most of the
+        // core idle; the IDCT of the block before, which does not depend on it, runs in the
+        // idle slots, where a pass of its own over each row did not.
+        let fused = sequential && is_interleaved && (0..components.len()).all(|i| finished[i]);
+
         // Prepare the worker thread for the work to come.
         for (i, component) in components.iter().enumerate() {
-            if finished[i] {
+            if finished[i] && !fused {
                 let row_data = RowData {
                     index: i,
                     component: component.clone(),
@@ -887,14 +965,6 @@ impl<R: Read> Decoder<R> {
             }
         }
 
-        let is_progressive = frame.coding_process == CodingProcess::DctProgressive;
-        let is_interleaved = components.len() > 1;
-        // Baseline and extended sequential scans, nearly every photo: all 64 coefficients of
-        // each block in one pass, decoded by `decode_block_sequential`.
-        let sequential = !is_progressive
-            && scan.spectral_selection == (0..64)
-            && scan.successive_approximation_high == 0
-            && scan.successive_approximation_low == 0;
         // The DC and AC tables of each component.
         let tables: Vec<(&HuffmanTable, &HuffmanTable)> = if sequential {
             (0..components.len())
@@ -921,8 +991,26 @@ impl<R: Read> Decoder<R> {
         let mut expected_rst_num = 0;
         let mut eob_run = 0;
         let mut mcu_row_coefficients = vec![vec![]; components.len()];
+        // The fused path's samples, scratch block, quantization tables and store orders.
+        let mut planes: Vec<Vec<u8>> = Vec::new();
+        let mut scratch = [0i16; 64];
+        let mut quantization: Vec<Arc<[u16; 64]>> = Vec::new();
+        let mut orders = vec![UNZIGZAG; components.len()];
+        if fused {
+            for (i, c) in components.iter().enumerate() {
+                let samples = c.block_size.width as usize
+                    * c.block_size.height as usize
+                    * c.dct_scale
+                    * c.dct_scale;
+                planes.push(self.buffers.plane(samples));
+                quantization.push(
+                    self.quantization_tables[c.quantization_table_index].clone().unwrap(),
+                );
+                orders[i] = store_order(c.dct_scale);
+            }
+        }
 
-        if !is_progressive {
+        if !is_progressive && !fused {
             for (i, component) in components.iter().enumerate().filter(|&(i, _)| finished[i]) {
                 let coefficients_per_mcu_row = component.block_size.width as usize
                     * component.vertical_sampling_factor as usize
@@ -1020,13 +1108,15 @@ impl<R: Read> Decoder<R> {
                 for (i, component) in components.iter().enumerate() {
                     for v_pos in 0..mcu_vertical_samples[i] {
                         for h_pos in 0..mcu_horizontal_samples[i] {
-                            let coefficients = if is_progressive {
+                            let coefficients: &mut [i16; 64] = if is_progressive {
                                 let block_y = (mcu_y * mcu_vertical_samples[i] + v_pos) as usize;
                                 let block_x = (mcu_x * mcu_horizontal_samples[i] + h_pos) as usize;
                                 let block_offset =
                                     (block_y * component.block_size.width as usize + block_x) * 64;
                                 &mut self.coefficients[scan.component_indices[i]]
                                     [block_offset..block_offset + 64]
+                            } else if fused {
+                                &mut scratch[..]
                             } else if finished[i] {
                                 // Because the worker thread operates in batches as if we were always interleaved, we
                                 // need to distinguish between a single-shot buffer and one that's currently in process
@@ -1051,12 +1141,27 @@ impl<R: Read> Decoder<R> {
 
                             if sequential {
                                 bits.decode_block(
-                                    coefficients,
+                                    &mut *coefficients,
                                     tables[i].0,
                                     tables[i].1,
                                     &mut eob_run,
                                     &mut dc_predictors[i],
+                                    &orders[i],
                                 )?;
+                                if fused {
+                                    let scale = component.dct_scale;
+                                    let line_stride = component.block_size.width as usize * scale;
+                                    let block_x = (mcu_x * mcu_horizontal_samples[i] + h_pos) as usize;
+                                    let block_y = (mcu_y * mcu_vertical_samples[i] + v_pos) as usize;
+                                    let start = block_y * scale * line_stride + block_x * scale;
+                                    dequantize_and_idct_block_and_clear(
+                                        scale,
+                                        coefficients,
+                                        &quantization[i],
+                                        line_stride,
+                                        &mut planes[i][start..],
+                                    );
+                                }
                             } else if scan.successive_approximation_high == 0 {
                                 decode_block(
                                     &mut self.reader,
@@ -1087,7 +1192,7 @@ impl<R: Read> Decoder<R> {
 
             // Send the coefficients from this MCU row to the worker thread for dequantization and idct.
             for (i, component) in components.iter().enumerate() {
-                if finished[i] {
+                if finished[i] && !fused {
                     // In the event of non-interleaved streams, if we're still building the buffer out,
                     // keep going; don't send it yet. We also need to ensure we don't skip over the last
                     // row(s) of the image.
@@ -1140,7 +1245,13 @@ impl<R: Read> Decoder<R> {
             marker = self.read_marker().ok();
         }
 
-        if finished.iter().any(|&c| c) {
+        if fused {
+            let mut data = vec![Vec::new(); frame.components.len()];
+            for (plane, &component_index) in planes.into_iter().zip(&scan.component_indices) {
+                data[component_index] = plane;
+            }
+            Ok((marker, Some(data)))
+        } else if finished.iter().any(|&c| c) {
             // Retrieve all the data from the worker thread.
             let mut data = vec![Vec::new(); frame.components.len()];
 
@@ -1377,9 +1488,10 @@ fn refine_non_zeroes<R: Read>(
 
 fn compute_image(
     components: &[Component],
-    mut data: Vec<Vec<u8>>,
+    data: &mut [Vec<u8>],
     output_size: Dimensions,
     color_transform: ColorTransform,
+    pixels: Vec<u8>,
 ) -> Result<Vec<u8>> {
     if data.is_empty() || data.iter().any(Vec::is_empty) {
         return Err(Error::Format("not all components have data".to_owned()));
@@ -1387,7 +1499,7 @@ fn compute_image(
 
     if components.len() == 1 {
         let component = &components[0];
-        let mut decoded: Vec<u8> = data.remove(0);
+        let mut decoded: Vec<u8> = mem::take(&mut data[0]);
 
         let width = component.size.width as usize;
         let height = component.size.height as usize;
@@ -1409,7 +1521,7 @@ fn compute_image(
         decoded.resize(size, 0);
         Ok(decoded)
     } else {
-        compute_image_parallel(components, data, output_size, color_transform)
+        compute_image_parallel(components, data, output_size, color_transform, pixels)
     }
 }
 

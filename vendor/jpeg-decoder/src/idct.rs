@@ -240,6 +240,44 @@ pub(crate) fn dequantize_and_idct_rows(
     }
 }
 
+/// One block to samples at `scale`/8, then the coefficients the IDCT read (the top-left
+/// `scale`x`scale`) zeroed, ready for the next block: the sequential decoder's scratch block,
+/// turned into samples as soon as it is decoded (picday patch, see `Decoder::decode_scan`).
+#[inline(always)]
+pub(crate) fn dequantize_and_idct_block_and_clear(
+    scale: usize,
+    coefficients: &mut [i16; 64],
+    quantization_table: &[u16; 64],
+    output_linestride: usize,
+    output: &mut [u8],
+) {
+    fn clear<const S: usize>(coefficients: &mut [i16; 64]) {
+        for row in coefficients.chunks_exact_mut(8).take(S) {
+            row[..S].fill(0);
+        }
+    }
+    let (q, l) = (quantization_table, output_linestride);
+    match scale {
+        8 => {
+            dequantize_and_idct_block_8x8(coefficients, q, l, output);
+            coefficients.fill(0);
+        }
+        4 => {
+            dequantize_and_idct_block_4x4(coefficients, q, l, output);
+            clear::<4>(coefficients);
+        }
+        2 => {
+            dequantize_and_idct_block_2x2(coefficients, q, l, output);
+            clear::<2>(coefficients);
+        }
+        1 => {
+            dequantize_and_idct_block_1x1(coefficients, q, l, output);
+            clear::<1>(coefficients);
+        }
+        _ => panic!("Unsupported IDCT scale {scale}/8"),
+    }
+}
+
 // Used block by block by the threaded worker; the immediate one goes through the rows above.
 #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
 pub(crate) fn dequantize_and_idct_block(
@@ -607,6 +645,7 @@ fn dequantize_and_idct_block_1x1(
 }
 
 // take a -128..127 value and stbi__clamp it and convert to 0..255
+#[inline(always)]
 fn stbi_clamp(x: Wrapping<i32>) -> u8 {
     x.0.max(0).min(255) as u8
 }

@@ -37,7 +37,7 @@ const GROUP: usize = 4;
 #[derive(Default)]
 pub(crate) struct ScanData {
     /// Each interval's bytes followed by [`PADDING`] zero bytes.
-    data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     /// Start and end (exclusive, before the padding) of each interval in `data`.
     intervals: Vec<(usize, usize)>,
     /// The RST numbers that ended all intervals but the last.
@@ -207,7 +207,9 @@ impl BitReader<'_> {
     }
 
     /// Decodes one block of a sequential scan (Section F.2.2.1, Figure F.12; Section
-    /// F.1.2.2.1). `coefficients` must be zero.
+    /// F.1.2.2.1). The coefficient `k` in zigzag order is stored at `order[k]`
+    /// ([`UNZIGZAG`], or a [`store_order`]); those of `coefficients` it may store must be zero,
+    /// but for [`SPARE`] in a store order.
     ///
     /// The reader is worked on in a local copy, kept in registers (the slow paths take the
     /// buffered bits by value). A code in the fast table takes at most [`LUT_BITS`] bits with
@@ -225,6 +227,7 @@ impl BitReader<'_> {
         ac_table: &HuffmanTable,
         eob_run: &mut u16,
         dc_predictor: &mut i16,
+        order: &[u8; 64],
     ) -> Result<()> {
         let mut r = *self;
         let mut entry = dc_table.fast[r.peek(LUT_BITS)];
@@ -262,7 +265,7 @@ impl BitReader<'_> {
                 if index >= 64 {
                     break 'block;
                 }
-                coefficients[usize::from(UNZIGZAG[index])] = entry.value;
+                coefficients[usize::from(order[index])] = entry.value;
                 index += 1;
                 if index >= 64 {
                     break 'block;
@@ -273,6 +276,24 @@ impl BitReader<'_> {
         Ok(())
     }
 }
+
+/// Where a block decoded for an IDCT at `dct_scale`/8 stores each coefficient, by zigzag
+/// index: in natural order (as [`UNZIGZAG`]) those the IDCT reads, the top-left
+/// `dct_scale`x`dct_scale`, and all the others in [`SPARE`], which it does not read. So after
+/// the IDCT only what it read needs zeroing for the next block. At full scale, [`UNZIGZAG`].
+pub(crate) fn store_order(dct_scale: usize) -> [u8; 64] {
+    UNZIGZAG.map(|natural| {
+        let (row, column) = (usize::from(natural / 8), usize::from(natural % 8));
+        if row < dct_scale && column < dct_scale {
+            natural
+        } else {
+            SPARE
+        }
+    })
+}
+
+/// Row 0, column 7 of a block: read by no IDCT but the full-scale one, which gets no spare.
+pub(crate) const SPARE: u8 = 7;
 
 /// A Huffman code at the top of `bits` (Section F.2.2.3): its symbol and length.
 #[inline(always)]

@@ -96,26 +96,30 @@ impl WorkerScope {
 
 pub fn compute_image_parallel(
     components: &[Component],
-    data: Vec<Vec<u8>>,
+    data: &[Vec<u8>],
     output_size: Dimensions,
     color_transform: ColorTransform,
+    image: Vec<u8>,
 ) -> Result<Vec<u8>> {
     #[cfg(all(
         not(any(target_arch = "asmjs", target_arch = "wasm32")),
         feature = "rayon"
     ))]
-    return rayon::compute_image_parallel(components, data, output_size, color_transform);
+    return rayon::compute_image_parallel(components, data, output_size, color_transform, image);
 
     #[allow(unreachable_code)]
     {
         let color_convert_func = choose_color_convert_func(components.len(), color_transform)?;
         let upsampler = Upsampler::new(components, output_size.width, output_size.height)?;
         let line_size = output_size.width as usize * components.len();
-        let mut image = vec![0u8; line_size * output_size.height as usize];
+        // Every byte is written below; the buffer may be one given back (`Buffers`).
+        let mut image = image;
+        image.clear();
+        image.resize(line_size * output_size.height as usize, 0);
 
         for (row, line) in image.chunks_mut(line_size).enumerate() {
             upsampler.upsample_and_interleave_row(
-                &data,
+                data,
                 row,
                 output_size.width as usize,
                 line,

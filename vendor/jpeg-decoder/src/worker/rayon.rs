@@ -192,14 +192,17 @@ impl ComponentMetadata {
 
 pub fn compute_image_parallel(
     components: &[Component],
-    data: Vec<Vec<u8>>,
+    data: &[Vec<u8>],
     output_size: Dimensions,
     color_transform: ColorTransform,
+    mut image: Vec<u8>,
 ) -> Result<Vec<u8>> {
     let color_convert_func = choose_color_convert_func(components.len(), color_transform)?;
     let upsampler = Upsampler::new(components, output_size.width, output_size.height)?;
     let line_size = output_size.width as usize * components.len();
-    let mut image = vec![0u8; line_size * output_size.height as usize];
+    // Every byte is written below; the buffer may be one given back (`Buffers`).
+    image.clear();
+    image.resize(line_size * output_size.height as usize, 0);
 
     image
         .par_chunks_mut(line_size)
@@ -207,7 +210,7 @@ pub fn compute_image_parallel(
         .enumerate()
         .for_each(|(row, line)| {
             upsampler.upsample_and_interleave_row(
-                &data,
+                data,
                 row,
                 output_size.width as usize,
                 line,
