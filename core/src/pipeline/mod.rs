@@ -213,6 +213,8 @@ impl Pipeline {
     /// Like [`Pipeline::process`], on bytes already read.
     pub fn process_bytes(&self, bytes: &[u8], profiles: &[Profile]) -> Result<Processed> {
         let info = inspect(bytes, self.max_pixels)?;
+        // Hashed first, while the file's bytes are still in the cache from being read.
+        let source_hash = blake3::hash(bytes).to_hex().to_string();
         let largest = profiles
             .iter()
             .map(|p| p.width.max(p.height))
@@ -298,7 +300,7 @@ impl Pipeline {
         }
         decode::recycle(decoded);
         Ok(Processed {
-            source_hash: blake3::hash(bytes).to_hex().to_string(),
+            source_hash,
             width,
             height,
             photos,

@@ -151,10 +151,13 @@ impl Upsample for UpsamplerH2V1 {
         output[0] = input[0];
         output[1] = ((input[0] as u32 * 3 + input[1] as u32 + 2) >> 2) as u8;
 
-        for i in 1 .. input_width - 1 {
-            let sample = 3 * input[i] as u32 + 2;
-            output[i * 2]     = ((sample + input[i - 1] as u32) >> 2) as u8;
-            output[i * 2 + 1] = ((sample + input[i + 1] as u32) >> 2) as u8;
+        // picday patch: the same arithmetic over windows and chunks, without a bounds check
+        // per sample (2-3% of a 4:2:2 photo's time before).
+        let inner = &mut output[2..(input_width - 1) * 2];
+        for (out, near) in inner.chunks_exact_mut(2).zip(input[..input_width].windows(3)) {
+            let sample = 3 * near[1] as u32 + 2;
+            out[0] = ((sample + near[0] as u32) >> 2) as u8;
+            out[1] = ((sample + near[2] as u32) >> 2) as u8;
         }
 
         output[(input_width - 1) * 2] = ((input[input_width - 1] as u32 * 3 + input[input_width - 2] as u32 + 2) >> 2) as u8;
