@@ -242,58 +242,40 @@ impl LabBoostedFeatureMap {
         }
     }
 
+    /// picday patch: the same comparisons as upstream's, over row slices into a local value
+    /// (upstream wrote each bit through a byte pointer, which may alias anything, so nothing
+    /// was kept in registers and nothing vectorised).
     fn compute_feature_map(&mut self) {
-        let width = self.width - self.rect_width * self.num_rect;
-        let height = self.height - self.rect_height * self.num_rect;
-        let offset = self.width * self.rect_height;
-
-        let feat_map_ptr = self.feat_map.as_mut_ptr();
-
-        unsafe {
-            for r in 0..(height + 1) {
-                for c in 0..(width + 1) {
-                    let dest = feat_map_ptr.offset((r * self.width + c) as isize);
-                    *dest = 0;
-
-                    let white_rect_sum = self.rect_sum
-                        [((r + self.rect_height) * self.width + c + self.rect_width) as usize];
-
-                    let mut black_rect_idx = r * self.width + c;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x80
-                    };
-
-                    black_rect_idx += self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x40
-                    };
-                    black_rect_idx += self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x20
-                    };
-
-                    black_rect_idx += offset;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x08
-                    };
-                    black_rect_idx += offset;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x01
-                    };
-
-                    black_rect_idx -= self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x02
-                    };
-                    black_rect_idx -= self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x04
-                    };
-
-                    black_rect_idx -= offset;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x10
-                    };
+        let width = (self.width - self.rect_width * self.num_rect) as usize;
+        let height = (self.height - self.rect_height * self.num_rect) as usize;
+        let stride = self.width as usize;
+        let rw = self.rect_width as usize;
+        let offset = stride * self.rect_height as usize;
+        let n = width + 1;
+        // (position of the black rectangle from the pixel's, bit), and the white one's.
+        let blacks = [
+            (0, 0x80u8),
+            (rw, 0x40),
+            (2 * rw, 0x20),
+            (2 * rw + offset, 0x08),
+            (2 * rw + 2 * offset, 0x01),
+            (rw + 2 * offset, 0x02),
+            (2 * offset, 0x04),
+            (offset, 0x10),
+        ];
+        let white = offset + rw;
+        for r in 0..(height + 1) {
+            let base = r * stride;
+            let sums = &self.rect_sum[base..];
+            let white_sums = &sums[white..white + n];
+            let out = &mut self.feat_map[base..base + n];
+            out.fill(0);
+            for &(at, bit) in &blacks {
+                let black_sums = &sums[at..at + n];
+                for ((v, &w), &b) in out.iter_mut().zip(white_sums).zip(black_sums) {
+                    if w >= b {
+                        *v |= bit;
+                    }
                 }
             }
         }
