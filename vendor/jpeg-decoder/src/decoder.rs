@@ -991,9 +991,11 @@ impl<R: Read> Decoder<R> {
         let mut expected_rst_num = 0;
         let mut eob_run = 0;
         let mut mcu_row_coefficients = vec![vec![]; components.len()];
-        // The fused path's samples, scratch block, quantization tables and store orders.
+        // The fused path's samples, scratch blocks, quantization tables and store orders. One
+        // scratch block per component: each is zero but for its store order's spare slot,
+        // which only an IDCT at the same scale is sure not to read.
         let mut planes: Vec<Vec<u8>> = Vec::new();
-        let mut scratch = [0i16; 64];
+        let mut scratch = [[0i16; 64]; MAX_COMPONENTS];
         let mut quantization: Vec<Arc<[u16; 64]>> = Vec::new();
         let mut orders = vec![UNZIGZAG; components.len()];
         if fused {
@@ -1116,7 +1118,7 @@ impl<R: Read> Decoder<R> {
                                 &mut self.coefficients[scan.component_indices[i]]
                                     [block_offset..block_offset + 64]
                             } else if fused {
-                                &mut scratch[..]
+                                &mut scratch[i]
                             } else if finished[i] {
                                 // Because the worker thread operates in batches as if we were always interleaved, we
                                 // need to distinguish between a single-shot buffer and one that's currently in process
