@@ -256,9 +256,26 @@ impl BitReader<'_> {
                 // past the last coefficient), with the bits of its code and value.
                 let mut entry = ac_table.fast[r.peek(LUT_BITS)];
                 if entry.bits == 0 {
-                    let (slow, run) = r.slow(|bits| ac_slow(bits, ac_table))?;
-                    entry = slow;
-                    *eob_run = run;
+                    let (symbol, size) = ac_table.lut[r.peek(LUT_BITS)];
+                    let magnitude = symbol & 0x0f;
+                    if size > 0 && magnitude > 0 {
+                        // The code is in the table, its value does not fit (a large
+                        // coefficient, common in detailed photos): read it here, as
+                        // `ac_slow` would, without the call.
+                        r.top_up();
+                        let bits = r.peek32();
+                        r.consume(u32::from(size + magnitude));
+                        r.refill();
+                        entry = FastEntry {
+                            value: value(bits, size, magnitude),
+                            run: symbol >> 4,
+                            bits: 0,
+                        };
+                    } else {
+                        let (slow, run) = r.slow(|bits| ac_slow(bits, ac_table))?;
+                        entry = slow;
+                        *eob_run = run;
+                    }
                 }
                 r.consume(u32::from(entry.bits));
                 index += usize::from(entry.run);
