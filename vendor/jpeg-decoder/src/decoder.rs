@@ -137,7 +137,8 @@ pub struct Decoder<R> {
     // picday: the entropy-coded data of the current sequential scan.
     scan_data: ScanData,
 
-    // picday: sample planes and a pixel buffer to fill (see `set_buffers`).
+    // picday: sample planes and a pixel buffer to fill (see `set_buffers`); its `scan` stays
+    // empty, the scan's data being `scan_data`'s.
     buffers: Buffers,
 }
 

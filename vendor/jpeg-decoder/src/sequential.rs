@@ -263,14 +263,10 @@ impl BitReader<'_> {
                         // coefficient, common in detailed photos): read it here, as
                         // `ac_slow` would, without the call.
                         r.top_up();
-                        let bits = r.peek32();
-                        r.consume(u32::from(size + magnitude));
+                        entry = coefficient(r.peek32(), symbol, size);
+                        r.consume(u32::from(entry.bits));
                         r.refill();
-                        entry = FastEntry {
-                            value: value(bits, size, magnitude),
-                            run: symbol >> 4,
-                            bits: 0,
-                        };
+                        entry.bits = 0;
                     } else {
                         let (slow, run) = r.slow(|bits| ac_slow(bits, ac_table))?;
                         entry = slow;
@@ -372,8 +368,16 @@ fn ac_slow(bits: u32, table: &HuffmanTable) -> Result<(FastEntry, u16)> {
         }
         // The value's bits are read even when a (corrupt) run goes past the end of the block,
         // as libjpeg does.
-        (r, s) => (FastEntry { value: value(bits, size, s), run: r, bits: size + s }, 0),
+        _ => (coefficient(bits, symbol, size), 0),
     })
+}
+
+/// The AC coefficient coded by `symbol` (a run of zeros and a magnitude of 1 to 15), whose code
+/// of `size` bits starts `bits`, with the bits of its code and value.
+#[inline(always)]
+fn coefficient(bits: u32, symbol: u8, size: u8) -> FastEntry {
+    let magnitude = symbol & 0x0f;
+    FastEntry { value: value(bits, size, magnitude), run: symbol >> 4, bits: size + magnitude }
 }
 
 /// One entry of [`HuffmanTable::fast`]: what the next `LUT_BITS` bits of a scan decode to,
