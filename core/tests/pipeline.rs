@@ -481,11 +481,36 @@ fn jpeg_decoder_pixels(bytes: &[u8], min_short: u16) -> (u16, u16, Vec<u8>) {
 
 /// Baseline scans go through jpeg-decoder's fast sequential path, progressive ones through its
 /// general path; the same quantized coefficients must give the same pixels at every DCT scale,
-/// for each chroma subsampling, with and without restart markers.
+/// for each chroma subsampling and greyscale, with and without restart markers. (At a reduced
+/// scale the sequential path skips the coefficients its IDCT does not read several codes at a
+/// time; the progressive path decodes every one.)
 #[test]
 fn baseline_and_progressive_encodings_decode_to_identical_pixels_at_every_scale() {
     use jpeg_encoder::SamplingFactor;
     let img = noisy_photo(257, 385);
+    let grey: Vec<u8> = img.pixels().map(|p| p[0] / 2 + p[2] / 2).collect();
+    for restart in [0, 5] {
+        let encode = |progressive: bool| {
+            let mut out = Vec::new();
+            let mut enc = jpeg_encoder::Encoder::new(&mut out, 95);
+            enc.set_restart_interval(restart);
+            enc.set_progressive(progressive);
+            enc.encode(&grey, 257, 385, jpeg_encoder::ColorType::Luma)
+                .expect("encode");
+            out
+        };
+        let (base, prog) = (encode(false), encode(true));
+        assert_ne!(base, prog);
+        for min_short in [20, 60, 120, 257] {
+            let a = jpeg_decoder_pixels(&base, min_short);
+            let b = jpeg_decoder_pixels(&prog, min_short);
+            assert_eq!((a.0, a.1), (b.0, b.1));
+            assert!(
+                a.2 == b.2,
+                "greyscale, restart interval {restart}, short side {min_short}: pixels differ"
+            );
+        }
+    }
     for sampling in [
         SamplingFactor::R_4_4_4,
         SamplingFactor::R_4_2_2,

@@ -8,7 +8,7 @@ use crate::parser::{
 };
 use crate::read_u8;
 use crate::idct::dequantize_and_idct_block_and_clear;
-use crate::sequential::{store_order, ScanData};
+use crate::sequential::{last_needed, store_order, ScanData};
 use crate::upsampler::Upsampler;
 use crate::worker::{compute_image_parallel, PreferWorkerKind, RowData, Worker, WorkerScope};
 use alloc::borrow::ToOwned;
@@ -999,6 +999,13 @@ impl<R: Read> Decoder<R> {
         let mut scratch = [[0i16; 64]; MAX_COMPONENTS];
         let mut quantization: Vec<Arc<[u16; 64]>> = Vec::new();
         let mut orders = vec![UNZIGZAG; components.len()];
+        // The last coefficient of each block that its IDCT reads (those after it are skipped);
+        // 63 where the coefficients go anywhere but an IDCT at the component's scale.
+        let lasts: Vec<usize> = components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if finished[i] { last_needed(c.dct_scale) } else { 63 })
+            .collect();
         if fused {
             for (i, c) in components.iter().enumerate() {
                 let samples = c.block_size.width as usize
@@ -1150,6 +1157,7 @@ impl<R: Read> Decoder<R> {
                                     &mut eob_run,
                                     &mut dc_predictors[i],
                                     &orders[i],
+                                    lasts[i],
                                 )?;
                                 if fused {
                                     let scale = component.dct_scale;

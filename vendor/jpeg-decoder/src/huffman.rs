@@ -7,7 +7,7 @@ use crate::read_u8;
 use crate::error::{Error, Result};
 use crate::marker::Marker;
 use crate::parser::ScanInfo;
-use crate::sequential::FastEntry;
+use crate::sequential::{FastEntry, SkipEntry};
 
 pub(crate) const LUT_BITS: u8 = 10;
 
@@ -217,6 +217,9 @@ pub struct HuffmanTable {
     /// Codes with their values, ends of block and runs of 16 zeros in one lookup, for
     /// sequential scans (`crate::sequential`).
     pub(crate) fast: [FastEntry; 1 << LUT_BITS],
+    /// AC tables: several codes with their values in one lookup, for the coefficients a
+    /// reduced-scale IDCT does not read (`crate::sequential`); empty for DC tables.
+    pub(crate) skip: Box<[SkipEntry]>,
 }
 
 impl HuffmanTable {
@@ -268,6 +271,8 @@ impl HuffmanTable {
             })
         });
 
+        let skip = if ac { SkipEntry::table(&lut) } else { Box::default() };
+
         Ok(HuffmanTable {
             values: values.to_vec(),
             delta,
@@ -275,6 +280,7 @@ impl HuffmanTable {
             lut,
             ac_lut,
             fast,
+            skip,
         })
     }
 }

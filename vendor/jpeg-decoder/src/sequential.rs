@@ -8,7 +8,9 @@
 //! the bit reader ([`BitReader`]) refills eight bytes at a time without a branch per byte (and
 //! every four codes, without a branch on how many bits are left), and one table lookup
 //! ([`HuffmanTable::fast`]) gives a code together with its value, its run of zeros, or the end
-//! of the block.
+//! of the block. At a reduced DCT scale most coefficients are read by no IDCT: past the last
+//! one it reads, one lookup ([`HuffmanTable::skip`]) consumes as many whole codes as its 12
+//! bits hold, since all that matters there is where the block ends.
 //!
 //! Behaviour is upstream's (the same pixels and errors on every file tried, intact, truncated
 //! or bit-flipped): after a marker the data reads as zero bits; a scan whose data runs to the
@@ -32,6 +34,14 @@ const PADDING: usize = 8;
 /// AC codes decoded between two refills of the bit buffer (at most 4, see
 /// [`BitReader::decode_block`]).
 const GROUP: usize = 4;
+
+/// Bits of a [`SkipEntry`] lookup.
+pub(crate) const SKIP_BITS: u8 = 12;
+const _: () = assert!(SKIP_BITS >= LUT_BITS);
+
+/// Skip lookups between two refills: a refill leaves at least 56 bits, enough for three of
+/// at most [`SKIP_BITS`] bits each and the next block's DC difference.
+const SKIP_GROUP: usize = 3;
 
 /// The entropy-coded data of one scan, stuffing removed, split at its RST markers.
 #[derive(Default)]
@@ -206,10 +216,39 @@ impl BitReader<'_> {
         Ok((FastEntry { bits: 0, ..entry }, eob_run))
     }
 
+    /// The next AC code with its value, consumed: a coefficient, a run of 16 zeros (value 0)
+    /// or the end of the block (a run past the last coefficient). Needs [`LUT_BITS`] buffered
+    /// bits; the slow ways top up and refill themselves.
+    #[inline(always)]
+    fn ac_code(&mut self, table: &HuffmanTable, eob_run: &mut u16) -> Result<FastEntry> {
+        let mut entry = table.fast[self.peek(LUT_BITS)];
+        if entry.bits == 0 {
+            let (symbol, size) = table.lut[self.peek(LUT_BITS)];
+            if size > 0 && symbol & 0x0f > 0 {
+                // The code is in the table, its value does not fit (a large coefficient,
+                // common in detailed photos): read it here, as `ac_slow` would, without the
+                // call.
+                self.top_up();
+                entry = coefficient(self.peek32(), symbol, size);
+                self.consume(u32::from(entry.bits));
+                self.refill();
+                entry.bits = 0;
+            } else {
+                let (slow, run) = self.slow(|bits| ac_slow(bits, table))?;
+                entry = slow;
+                *eob_run = run;
+            }
+        }
+        self.consume(u32::from(entry.bits));
+        Ok(entry)
+    }
+
     /// Decodes one block of a sequential scan (Section F.2.2.1, Figure F.12; Section
     /// F.1.2.2.1). The coefficient `k` in zigzag order is stored at `order[k]`
     /// ([`UNZIGZAG`], or a [`store_order`]); those of `coefficients` it may store must be zero,
-    /// but for [`SPARE`] in a store order.
+    /// but for [`SPARE`] in a store order. Coefficients after the `last` (in zigzag order,
+    /// [`last_needed`]) are not stored: they are only decoded to find the end of the block,
+    /// several codes a lookup ([`SkipEntry`]; at 1/4 scale, 59 of the 63 AC coefficients).
     ///
     /// The reader is worked on in a local copy, kept in registers (the slow paths take the
     /// buffered bits by value). A code in the fast table takes at most [`LUT_BITS`] bits with
@@ -218,7 +257,7 @@ impl BitReader<'_> {
     /// (`GROUP` + 1 codes of at most 10 bits, and 10 to look up the next). A slow code (at
     /// most 16 + 15 bits) tops up before and refills after ([`BitReader::slow`]). No branch
     /// decides when to refill: how many bits are left is data, which a branch predictor
-    /// cannot guess.
+    /// cannot guess. Skipping, the buffer is refilled every [`SKIP_GROUP`] lookups.
     #[inline(always)]
     pub(crate) fn decode_block(
         &mut self,
@@ -228,6 +267,7 @@ impl BitReader<'_> {
         eob_run: &mut u16,
         dc_predictor: &mut i16,
         order: &[u8; 64],
+        last: usize,
     ) -> Result<()> {
         let mut r = *self;
         let mut entry = dc_table.fast[r.peek(LUT_BITS)];
@@ -248,40 +288,41 @@ impl BitReader<'_> {
             return Ok(());
         }
 
+        // The coefficients the IDCT reads, stored; at full scale (`last` 63) all of them.
         let mut index = 1usize;
-        'block: loop {
+        'needed: while index <= last {
             r.refill();
             for _ in 0..GROUP {
-                // A coefficient, a run of 16 zeros (value 0) or the end of the block (a run
-                // past the last coefficient), with the bits of its code and value.
-                let mut entry = ac_table.fast[r.peek(LUT_BITS)];
-                if entry.bits == 0 {
-                    let (symbol, size) = ac_table.lut[r.peek(LUT_BITS)];
-                    let magnitude = symbol & 0x0f;
-                    if size > 0 && magnitude > 0 {
-                        // The code is in the table, its value does not fit (a large
-                        // coefficient, common in detailed photos): read it here, as
-                        // `ac_slow` would, without the call.
-                        r.top_up();
-                        entry = coefficient(r.peek32(), symbol, size);
-                        r.consume(u32::from(entry.bits));
-                        r.refill();
-                        entry.bits = 0;
-                    } else {
-                        let (slow, run) = r.slow(|bits| ac_slow(bits, ac_table))?;
-                        entry = slow;
-                        *eob_run = run;
-                    }
-                }
-                r.consume(u32::from(entry.bits));
+                let entry = r.ac_code(ac_table, eob_run)?;
                 index += usize::from(entry.run);
                 if index >= 64 {
-                    break 'block;
+                    break 'needed;
                 }
                 coefficients[usize::from(order[index])] = entry.value;
                 index += 1;
+                if index > last {
+                    break 'needed;
+                }
+            }
+        }
+        // The others, which a reduced-scale IDCT does not read: only where the block ends
+        // matters, so several codes are consumed in one lookup ([`SkipEntry`]).
+        while index < 64 {
+            r.refill();
+            for _ in 0..SKIP_GROUP {
+                let skip = ac_table.skip[r.peek(SKIP_BITS)];
+                let next = index + usize::from(skip.advance);
+                if skip.bits != 0 && next < 64 {
+                    r.consume(u32::from(skip.bits));
+                    index = next | usize::from(skip.end);
+                } else {
+                    // A code the table does not combine, or codes that would run past the
+                    // end of the block (where one code at a time says how far it goes).
+                    let entry = r.ac_code(ac_table, eob_run)?;
+                    index += usize::from(entry.run) + 1;
+                }
                 if index >= 64 {
-                    break 'block;
+                    break;
                 }
             }
         }
@@ -303,6 +344,18 @@ pub(crate) fn store_order(dct_scale: usize) -> [u8; 64] {
             SPARE
         }
     })
+}
+
+/// The last coefficient, in zigzag order, that an IDCT at `dct_scale`/8 reads: those after it
+/// are decoded only to find the end of the block. 63 at full scale.
+pub(crate) fn last_needed(dct_scale: usize) -> usize {
+    (0..64)
+        .filter(|&k| {
+            let natural = usize::from(UNZIGZAG[k]);
+            natural / 8 < dct_scale && natural % 8 < dct_scale
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Row 0, column 7 of a block: read by no IDCT but the full-scale one, which gets no spare.
@@ -421,5 +474,64 @@ impl FastEntry {
                 }
             }
         }
+    }
+}
+
+/// One entry of [`HuffmanTable::skip`]: the AC codes (with their values) that the next
+/// [`SKIP_BITS`] bits of a scan hold whole, for coefficients that are decoded only to find
+/// where the block ends.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SkipEntry {
+    /// Bits of the codes and their values; 0 when not even the first fits, or it is not a
+    /// coefficient, a run of 16 zeros or an end of block (decoded one at a time).
+    pub(crate) bits: u8,
+    /// How far the codes move through the block (a coefficient after a run of `r` zeros
+    /// `r + 1`, a run of 16 zeros 16), not counting an end of block.
+    pub(crate) advance: u8,
+    /// 64 when the last code is the end of the block, else 0.
+    pub(crate) end: u8,
+}
+
+impl SkipEntry {
+    /// The skip table of an AC table, from its lookup table of codes (`HuffmanTable::lut`).
+    pub(crate) fn table(lut: &[(u8, u8); 1 << LUT_BITS]) -> Box<[SkipEntry]> {
+        let mask = (1usize << SKIP_BITS) - 1;
+        (0..1usize << SKIP_BITS)
+            .map(|i| {
+                let mut entry = SkipEntry::default();
+                // Stop once past any block's end: such an entry is never taken.
+                while entry.advance < 64 {
+                    let left = SKIP_BITS - entry.bits;
+                    // The bits after those taken, left-aligned; past the index they read as
+                    // zeros, which is fine for a code that fits in what is left.
+                    let rest = (i << entry.bits) & mask;
+                    let (symbol, size) = lut[rest >> (SKIP_BITS - LUT_BITS)];
+                    if size == 0 || size > left {
+                        break;
+                    }
+                    match (symbol >> 4, symbol & 0x0f) {
+                        (0, 0) => {
+                            entry.bits += size;
+                            entry.end = 64;
+                            break;
+                        }
+                        (15, 0) => {
+                            entry.bits += size;
+                            entry.advance += 16;
+                        }
+                        // An end-of-band run of several blocks.
+                        (_, 0) => break,
+                        (run, magnitude) => {
+                            if size + magnitude > left {
+                                break;
+                            }
+                            entry.bits += size + magnitude;
+                            entry.advance += run + 1;
+                        }
+                    }
+                }
+                entry
+            })
+            .collect()
     }
 }
