@@ -7,7 +7,7 @@ use crate::read_u8;
 use crate::error::{Error, Result};
 use crate::marker::Marker;
 use crate::parser::ScanInfo;
-use crate::sequential::{FastEntry, SkipEntry};
+use crate::sequential::{FastEntry, SkipEntry, SKIP_BITS};
 
 pub(crate) const LUT_BITS: u8 = 10;
 
@@ -218,8 +218,9 @@ pub struct HuffmanTable {
     /// sequential scans (`crate::sequential`).
     pub(crate) fast: [FastEntry; 1 << LUT_BITS],
     /// AC tables: several codes with their values in one lookup, for the coefficients a
-    /// reduced-scale IDCT does not read (`crate::sequential`); empty for DC tables.
-    pub(crate) skip: Box<[SkipEntry]>,
+    /// reduced-scale IDCT does not read (`crate::sequential`); all "decode one at a time"
+    /// for DC tables.
+    pub(crate) skip: Box<[SkipEntry; 1 << SKIP_BITS]>,
 }
 
 impl HuffmanTable {
@@ -271,7 +272,7 @@ impl HuffmanTable {
             })
         });
 
-        let skip = if ac { SkipEntry::table(&lut) } else { Box::default() };
+        let skip = if ac { SkipEntry::table(&lut) } else { Box::new([SkipEntry::default(); 1 << SKIP_BITS]) };
 
         Ok(HuffmanTable {
             values: values.to_vec(),

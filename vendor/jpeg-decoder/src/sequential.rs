@@ -494,7 +494,7 @@ pub(crate) struct SkipEntry {
 
 impl SkipEntry {
     /// The skip table of an AC table, from its lookup table of codes (`HuffmanTable::lut`).
-    pub(crate) fn table(lut: &[(u8, u8); 1 << LUT_BITS]) -> Box<[SkipEntry]> {
+    pub(crate) fn table(lut: &[(u8, u8); 1 << LUT_BITS]) -> Box<[SkipEntry; 1 << SKIP_BITS]> {
         let mask = (1usize << SKIP_BITS) - 1;
         (0..1usize << SKIP_BITS)
             .map(|i| {
@@ -532,6 +532,8 @@ impl SkipEntry {
                 }
                 entry
             })
-            .collect()
+            .collect::<Box<[SkipEntry]>>()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one entry per index"))
     }
 }
