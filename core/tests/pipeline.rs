@@ -479,6 +479,18 @@ fn jpeg_decoder_pixels(bytes: &[u8], min_short: u16) -> (u16, u16, Vec<u8>) {
     (info.width, info.height, pixels)
 }
 
+/// `base` and `prog`, two encodings of one image, decode to the same pixels at 1/8, 1/4, 1/2
+/// and full scale of a 257-pixel short side.
+fn assert_same_pixels(base: &[u8], prog: &[u8], what: &str) {
+    assert_ne!(base, prog);
+    for min_short in [20, 60, 120, 257] {
+        let a = jpeg_decoder_pixels(base, min_short);
+        let b = jpeg_decoder_pixels(prog, min_short);
+        assert_eq!((a.0, a.1), (b.0, b.1), "{what}, short side {min_short}");
+        assert!(a.2 == b.2, "{what}, short side {min_short}: pixels differ");
+    }
+}
+
 /// Baseline scans go through jpeg-decoder's fast sequential path, progressive ones through its
 /// general path; the same quantized coefficients must give the same pixels at every DCT scale,
 /// for each chroma subsampling and greyscale, with and without restart markers. (At a reduced
@@ -499,17 +511,11 @@ fn baseline_and_progressive_encodings_decode_to_identical_pixels_at_every_scale(
                 .expect("encode");
             out
         };
-        let (base, prog) = (encode(false), encode(true));
-        assert_ne!(base, prog);
-        for min_short in [20, 60, 120, 257] {
-            let a = jpeg_decoder_pixels(&base, min_short);
-            let b = jpeg_decoder_pixels(&prog, min_short);
-            assert_eq!((a.0, a.1), (b.0, b.1));
-            assert!(
-                a.2 == b.2,
-                "greyscale, restart interval {restart}, short side {min_short}: pixels differ"
-            );
-        }
+        assert_same_pixels(
+            &encode(false),
+            &encode(true),
+            &format!("greyscale, restart interval {restart}"),
+        );
     }
     for sampling in [
         SamplingFactor::R_4_4_4,
@@ -524,18 +530,8 @@ fn baseline_and_progressive_encodings_decode_to_identical_pixels_at_every_scale(
                     e.set_progressive(progressive);
                 })
             };
-            let (base, prog) = (encode(false), encode(true));
-            assert_ne!(base, prog);
-            // Short sides asked for: 1/8, 1/4, 1/2 and full scale.
-            for min_short in [20, 60, 120, 257] {
-                let a = jpeg_decoder_pixels(&base, min_short);
-                let b = jpeg_decoder_pixels(&prog, min_short);
-                assert_eq!((a.0, a.1), (b.0, b.1));
-                assert!(
-                    a.2 == b.2,
-                    "{sampling:?}, restart interval {restart}, short side {min_short}: pixels differ"
-                );
-            }
+            let what = format!("{sampling:?}, restart interval {restart}");
+            assert_same_pixels(&encode(false), &encode(true), &what);
         }
     }
 }
