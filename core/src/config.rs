@@ -180,7 +180,12 @@ impl TargetSpec {
     /// Deserialises the options into the target's own config type (which should use
     /// `#[serde(deny_unknown_fields)]`). Errors name the target, the key and the line.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
-        T::deserialize(toml::Value::Table(self.options.clone())).map_err(|e| {
+        self.parse_table(self.options.clone())
+    }
+
+    /// [`TargetSpec::parse`] of some of the section's keys.
+    pub(crate) fn parse_table<T: DeserializeOwned>(&self, table: toml::Table) -> Result<T> {
+        T::deserialize(toml::Value::Table(table)).map_err(|e| {
             let msg = e.message().trim().to_string();
             let line = backticked(&msg).and_then(|key| self.line_of_key(key));
             let place = match line {

@@ -11,6 +11,7 @@ pub mod layers;
 pub mod mapping;
 pub mod memory;
 pub mod model;
+pub mod options;
 pub mod pipeline;
 pub mod pspa;
 pub mod registry;
@@ -23,6 +24,9 @@ pub use engine::{Engine, Observer, Outcome, RunSummary, RunTarget, Status};
 pub use error::{Error, ErrorKind, Result};
 pub use memory::MemoryTarget;
 pub use model::{Format, Origin, Person, Photo, Profile, Subject, Template};
+pub use options::{ConcurrencyOption, KeyOption, OptionSet, PhotoOption, Shape, Shared};
 pub use registry::{OptionDoc, Registry, TargetFactory, TypeInfo};
 pub use secret::{Secret, SecretSource};
-pub use target::{Capabilities, CheckReport, Receipt, Target, TargetInfo, ensure_profile};
+pub use target::{
+    Capabilities, CheckReport, Receipt, RetryPolicy, Target, TargetInfo, TargetIo, ensure_profile,
+};

@@ -13,15 +13,12 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{Photo, Profile, Subject, Template};
-use crate::target::{Capabilities, CheckReport, Receipt, Target, TargetInfo, ensure_profile};
+use crate::target::{CheckReport, Receipt, Target, TargetInfo, TargetIo};
 
 /// A target that keeps photos in a map.
 #[derive(Debug)]
 pub struct MemoryTarget {
-    name: String,
-    key: Template,
-    profile: Profile,
-    max_concurrency: usize,
+    info: TargetInfo,
     known: Option<BTreeSet<String>>,
     delay: Duration,
     photos: Mutex<BTreeMap<String, Vec<u8>>>,
@@ -34,11 +31,13 @@ pub struct MemoryTarget {
 impl MemoryTarget {
     /// A memory target keyed by `{mail}`, wanting a 96x96 JPEG.
     pub fn new(name: &str) -> Self {
+        let key = Template::parse("{mail}").expect("static template");
         MemoryTarget {
-            name: name.to_string(),
-            key: Template::parse("{mail}").expect("static template"),
-            profile: Profile::square(96),
-            max_concurrency: 8,
+            info: TargetInfo::new(name, "memory", key, Profile::square(96))
+                .summary("in memory, keyed by {mail}")
+                .reads_back()
+                .deletes()
+                .max_concurrency(8),
             known: None,
             delay: Duration::ZERO,
             photos: Mutex::new(BTreeMap::new()),
@@ -50,20 +49,27 @@ impl MemoryTarget {
     }
 
     pub fn with_key(mut self, template: &str) -> Result<Self> {
-        self.key = Template::parse(template)?;
+        self.info.key = Template::parse(template)?;
+        self.info.summary = format!("in memory, keyed by {template}");
         Ok(self)
     }
     pub fn with_profile(mut self, profile: Profile) -> Self {
-        self.profile = profile;
+        self.info.capabilities.profile = profile;
         self
     }
     pub fn with_max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = n;
+        self.info.capabilities.max_concurrency = n;
         self
     }
     /// Only these keys exist; others are `NotFound`, like a directory.
     pub fn with_known(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.known = Some(keys.into_iter().map(Into::into).collect());
+        self.info.capabilities.resolves_people = true;
+        self
+    }
+    /// Rewords the summary (it changes nothing that is sent).
+    pub fn with_summary(mut self, summary: &str) -> Self {
+        self.info.summary = summary.to_string();
         self
     }
     /// Each write takes this long.
@@ -127,30 +133,14 @@ impl MemoryTarget {
     }
 }
 
-#[async_trait]
 impl Target for MemoryTarget {
-    fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name.clone(),
-            type_name: "memory".into(),
-            summary: format!("in memory, keyed by {}", self.key),
-        }
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
+}
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.profile,
-            read_back: true,
-            delete: true,
-            resolves_people: self.known.is_some(),
-            max_concurrency: self.max_concurrency,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.key
-    }
-
+#[async_trait]
+impl TargetIo for MemoryTarget {
     async fn check(&self) -> Result<CheckReport> {
         Ok(CheckReport {
             ok: vec!["memory is always reachable".into()],
@@ -159,7 +149,6 @@ impl Target for MemoryTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.capabilities(), photo)?;
         self.begin(&subject.key)?;
         self.slow().await;
         self.lock_photos()

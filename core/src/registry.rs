@@ -1,7 +1,7 @@
 //! The registry: from a configuration's `type = "..."` to a running target.
 //!
-//! Registration is explicit (each target crate exports a `register` function that the CLI calls,
-//! behind a cargo feature), so there is no link-time magic and plugins discovered at run time
+//! Registration is explicit (each target crate exports a `register` function that the CLI
+//! calls), so there is no link-time magic and plugins discovered at run time
 //! register the same way. An unknown type is an error that lists the known ones.
 
 use std::collections::BTreeMap;
@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::TargetSpec;
 use crate::error::{Error, Result};
+use crate::options::OptionSet;
 use crate::target::Target;
 
 /// One documented option of a target type, for `picday targets` and the docs.
@@ -52,6 +53,45 @@ pub struct TypeInfo {
     pub source: String,
     pub version: String,
     pub options: Vec<OptionDoc>,
+    /// Every key the type accepts, when picday can know it (built-in types, from their
+    /// [`OptionSet`]); a test checks it against `options`. Plugins declare only `options`.
+    #[serde(skip)]
+    pub accepted: Option<Vec<String>>,
+}
+
+impl TypeInfo {
+    /// A type built into picday, its options from one declaration.
+    pub fn builtin(name: &str, aliases: &[&str], summary: &str, options: &OptionSet) -> Self {
+        TypeInfo {
+            name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            summary: summary.into(),
+            source: "built-in".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            options: options.docs(),
+            accepted: Some(options.accepted()),
+        }
+    }
+
+    /// Options documented but not accepted, and accepted but not documented; both empty
+    /// when the docs tell the truth (always, for a type without [`TypeInfo::accepted`]).
+    pub fn undocumented_and_unaccepted(&self) -> (Vec<String>, Vec<String>) {
+        let Some(accepted) = &self.accepted else {
+            return (Vec::new(), Vec::new());
+        };
+        let documented: Vec<&String> = self.options.iter().map(|o| &o.name).collect();
+        let undocumented = accepted
+            .iter()
+            .filter(|a| !documented.contains(a))
+            .cloned()
+            .collect();
+        let unaccepted = documented
+            .into_iter()
+            .filter(|d| !accepted.contains(d))
+            .cloned()
+            .collect();
+        (undocumented, unaccepted)
+    }
 }
 
 /// Builds targets of one type from their configuration section.

@@ -1,9 +1,17 @@
 //! The `Target` trait: what a directory, a SIS package or a plugin must offer picday.
 //!
-//! The trait is small on purpose. A target declares its [`Capabilities`] (the profile it wants,
-//! whether it can read back or delete, how much concurrency it tolerates) and the engine asks
-//! before it calls. Retries, throttling and dry-run are layers around any target
-//! (see [`crate::layers`]), never code inside one: a target only classifies its errors.
+//! A target is two things. What it *is* never changes while it runs: its name and type, the
+//! photo it wants, what it can do, how it keys people, the retry policy its service calls for,
+//! the settings that shape what it gets. That is one [`TargetInfo`] value, built when the
+//! target is constructed. What it *does* is I/O: [`TargetIo`] (check, put, get, delete,
+//! finish). Layers ([`crate::layers`]) wrap the I/O only, so metadata is never forwarded
+//! through them, and the engine asks the info before it calls. Retries, throttling, dry-run
+//! and the check that a photo fits the declared profile are layers around any target, never
+//! code inside one: a target only classifies its errors.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -27,15 +35,134 @@ pub struct Capabilities {
     pub max_concurrency: usize,
 }
 
-/// A human description of a configured target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// How often and how patiently to retry a temporary failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, including the first (1 = never retry).
+    pub max_attempts: u32,
+    /// The first backoff; doubled on each attempt.
+    pub base_delay: Duration,
+    /// The longest backoff (a Retry-After hint may ask for more and is honoured up to
+    /// `max_retry_after`).
+    pub max_delay: Duration,
+    /// The longest Retry-After honoured; longer hints make the error final.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Everything the engine and the layers need to know about a configured target, fixed when
+/// the target is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetInfo {
     /// The configured name (`[targets.NAME]`).
     pub name: String,
     /// The type (`type = "..."`).
     pub type_name: String,
-    /// One line: where photos go, e.g. "folder out/ as {mail}.jpg".
+    /// One line for people: where photos go, e.g. "folder out/ as {mail}.jpg". Free text:
+    /// rewording it changes nothing that is sent (see [`TargetInfo::settings`]).
     pub summary: String,
+    pub capabilities: Capabilities,
+    /// The template that turns a mapping row into this target's key for the person.
+    pub key: Template,
+    /// Other templates this target keys some people with (PowerSchool keys staff by their
+    /// teacher number, students by their student id). The mapping keeps a person for whom the
+    /// fields of any one of this target's templates are filled in.
+    pub other_keys: Vec<Template>,
+    /// The retry policy the service calls for (documented backoff, number of tries), if it
+    /// differs from the run's; [`crate::layers::stack`] prefers it.
+    pub retry: Option<RetryPolicy>,
+    /// The settings besides the profile and the keys that shape what the target ends up
+    /// holding (its folder, its tenant, its attribute...), by name. With them, the type, the
+    /// keys and the profile they make the fingerprint that decides whether an unchanged photo
+    /// must be sent again; never secrets, never prose.
+    pub settings: BTreeMap<String, String>,
+}
+
+impl TargetInfo {
+    /// A target named `name` of type `type_name`, keying people by `key` and wanting
+    /// `profile`; it cannot read back or delete, accepts anyone and takes one request at a
+    /// time until the builder methods say otherwise.
+    pub fn new(
+        name: impl Into<String>,
+        type_name: impl Into<String>,
+        key: Template,
+        profile: Profile,
+    ) -> Self {
+        let type_name = type_name.into();
+        TargetInfo {
+            name: name.into(),
+            summary: type_name.clone(),
+            type_name,
+            capabilities: Capabilities {
+                profile,
+                read_back: false,
+                delete: false,
+                resolves_people: false,
+                max_concurrency: 1,
+            },
+            key,
+            other_keys: Vec::new(),
+            retry: None,
+            settings: BTreeMap::new(),
+        }
+    }
+
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+    /// `get_photo` works (backups, export).
+    pub fn reads_back(mut self) -> Self {
+        self.capabilities.read_back = true;
+        self
+    }
+    /// `delete_photo` works (restore of a person who had none, removal).
+    pub fn deletes(mut self) -> Self {
+        self.capabilities.delete = true;
+        self
+    }
+    /// Unknown people are errors: the target looks them up in a directory.
+    pub fn resolves_people(mut self, yes: bool) -> Self {
+        self.capabilities.resolves_people = yes;
+        self
+    }
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.capabilities.max_concurrency = n.max(1);
+        self
+    }
+    pub fn other_keys(mut self, keys: impl IntoIterator<Item = Template>) -> Self {
+        self.other_keys = keys.into_iter().collect();
+        self
+    }
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+    /// One of the settings that shape what is sent (see [`TargetInfo::settings`]).
+    pub fn setting(mut self, name: &str, value: impl ToString) -> Self {
+        self.settings.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// The photo the target wants.
+    pub fn profile(&self) -> Profile {
+        self.capabilities.profile
+    }
+
+    /// Every key template, the main one first.
+    pub fn key_templates(&self) -> impl Iterator<Item = &Template> {
+        std::iter::once(&self.key).chain(&self.other_keys)
+    }
 }
 
 /// What a service said when it accepted a photo; kept in the report and the run state.
@@ -67,38 +194,13 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
 }
 
-/// A place photos go. Implementations must be cheap to share (`Arc<dyn Target>`).
+/// What a target does: its I/O. Layers implement and wrap this trait only.
+///
+/// `get_photo` and `delete_photo` are called only when [`Capabilities`] declares them (the
+/// always-on contract layer refuses the others before they reach the target), and `put_photo`
+/// only with a photo of the declared profile.
 #[async_trait]
-pub trait Target: Send + Sync + std::fmt::Debug {
-    /// Name, type and a one-line summary.
-    fn describe(&self) -> TargetInfo;
-
-    /// What the target wants and can do.
-    fn capabilities(&self) -> Capabilities;
-
-    /// The template that turns a mapping row into this target's key for the person.
-    fn key_template(&self) -> &Template;
-
-    /// Other templates this target keys some people with (PowerSchool keys staff by their
-    /// teacher number, students by their student id). The mapping keeps a person for whom the
-    /// fields of any one of this target's templates are filled in.
-    fn other_key_templates(&self) -> Vec<&Template> {
-        Vec::new()
-    }
-
-    /// The key of a person for this target.
-    fn subject(&self, person: std::sync::Arc<Person>) -> Result<Subject> {
-        let key = self.key_template().render(&person)?;
-        Ok(Subject::new(key, person))
-    }
-
-    /// The retry policy this target's service calls for (documented backoff, number of tries),
-    /// if it differs from the run's. [`crate::layers::stack`] uses it instead of
-    /// [`crate::layers::StackOptions::retry`]. Layers forward it.
-    fn retry_policy(&self) -> Option<crate::layers::RetryPolicy> {
-        None
-    }
-
+pub trait TargetIo: Send + Sync + std::fmt::Debug {
     /// Verifies configuration, credentials and reachability without changing anything.
     async fn check(&self) -> Result<CheckReport>;
 
@@ -108,19 +210,13 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     /// Reads the current photo, `None` if the person has none. Only if `read_back`.
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         let _ = subject;
-        Err(Error::unsupported(format!(
-            "{} cannot read photos back",
-            self.describe().type_name
-        )))
+        Err(Error::unsupported("this target cannot read photos back"))
     }
 
     /// Removes the person's photo. Only if `delete`.
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         let _ = subject;
-        Err(Error::unsupported(format!(
-            "{} cannot remove photos",
-            self.describe().type_name
-        )))
+        Err(Error::unsupported("this target cannot remove photos"))
     }
 
     /// Called once after the last photo of a run, e.g. to close a package. Not called in
@@ -130,8 +226,23 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Checks that a photo is what the target declared it wants; targets call it first in
-/// `put_photo` so that a wrong photo is refused before anything is sent.
+/// A place photos go: one [`TargetInfo`], the rule that keys a person, and the I/O.
+/// Implementations must be cheap to share (`Arc<dyn Target>`).
+pub trait Target: TargetIo {
+    /// What the target is, wants and can do.
+    fn info(&self) -> &TargetInfo;
+
+    /// The key of a person for this target. Targets whose keys have rules of their own (a
+    /// file name that must stay in its folder, an escaped LDAP filter) check them here, so
+    /// that a bad key is refused before any photo is made for it.
+    fn subject(&self, person: Arc<Person>) -> Result<Subject> {
+        let key = self.info().key.render(&person)?;
+        Ok(Subject::new(key, person))
+    }
+}
+
+/// Checks that a photo is what the target declared it wants. The contract layer applies it
+/// to every `put_photo`; it is public for code that builds photos for a target by hand.
 pub fn ensure_profile(caps: &Capabilities, photo: &Photo) -> Result<()> {
     let want = &caps.profile;
     if photo.profile.format != want.format {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use picday_core::layers::{DryRun, StackOptions};
+use picday_core::layers::StackOptions;
 use picday_core::{ErrorKind, Person, Photo, Subject, Target};
 
 use crate::fixtures;
@@ -40,7 +40,7 @@ pub trait Harness: Send + Sync {
     /// A photo the target must refuse with [`ErrorKind::Rejected`]. By default a photo of the
     /// wrong size, which every target must check before sending.
     fn refused_photo(&self, target: &dyn Target) -> Photo {
-        let mut profile = target.capabilities().profile;
+        let mut profile = target.info().capabilities.profile;
         profile.width += 1;
         fixtures::photo(profile, 99)
     }
@@ -65,7 +65,7 @@ async fn subject(target: &dyn Target, person: Person) -> Subject {
 }
 
 fn photo_for(target: &dyn Target, seed: u8) -> Photo {
-    fixtures::photo(target.capabilities().profile, seed)
+    fixtures::photo(target.info().capabilities.profile, seed)
 }
 
 /// A put stores exactly the photo.
@@ -103,7 +103,7 @@ pub async fn put_overwrites(h: &dyn Harness) {
 /// A person the service does not know is reported as not found, and nothing is stored.
 pub async fn unknown_person_is_not_found(h: &dyn Harness) {
     let t = h.target().await;
-    if !t.capabilities().resolves_people {
+    if !t.info().capabilities.resolves_people {
         return;
     }
     let s = subject(&*t, h.unknown_person()).await;
@@ -119,11 +119,14 @@ pub async fn unknown_person_is_not_found(h: &dyn Harness) {
 }
 
 /// A photo the target cannot take is refused as rejected, permanently, and nothing is stored.
+/// The target is stacked as the engine runs it: the contract layer refuses what the target
+/// did not declare, the target refuses the rest.
 pub async fn refused_photo_is_rejected(h: &dyn Harness) {
     let t = h.target().await;
+    let stacked = picday_core::layers::stack(t.clone(), &StackOptions::default());
     let s = subject(&*t, h.person(2)).await;
     let bad = h.refused_photo(&*t);
-    let e = t
+    let e = stacked
         .put_photo(&s, &bad)
         .await
         .expect_err("[refused photo] the target accepted a photo it must refuse");
@@ -142,7 +145,7 @@ pub async fn refused_photo_is_rejected(h: &dyn Harness) {
 /// own photo.
 pub async fn concurrent_puts_all_land(h: &dyn Harness) {
     let t = h.target().await;
-    let n = t.capabilities().max_concurrency.clamp(2, 8) * 2;
+    let n = t.info().capabilities.max_concurrency.clamp(2, 8) * 2;
     let stacked = picday_core::layers::stack(t.clone(), &StackOptions::default());
     let mut tasks = tokio::task::JoinSet::new();
     let mut expected = Vec::new();
@@ -173,7 +176,11 @@ pub async fn concurrent_puts_all_land(h: &dyn Harness) {
 /// Through the dry-run layer, nothing reaches the service.
 pub async fn dry_run_sends_nothing(h: &dyn Harness) {
     let t = h.target().await;
-    let dry = DryRun::new(t.clone());
+    let options = StackOptions {
+        dry_run: true,
+        ..StackOptions::default()
+    };
+    let dry = picday_core::layers::stack(t.clone(), &options);
     let s = subject(&*t, h.person(20)).await;
     let receipt = dry
         .put_photo(&s, &photo_for(&*t, 5))
@@ -186,7 +193,7 @@ pub async fn dry_run_sends_nothing(h: &dyn Harness) {
 /// `get_photo` returns what was put, and `None` for a person without a photo.
 pub async fn read_back_returns_what_was_put(h: &dyn Harness) {
     let t = h.target().await;
-    if !t.capabilities().read_back {
+    if !t.info().capabilities.read_back {
         return;
     }
     let s = subject(&*t, h.person(21)).await;
@@ -208,7 +215,7 @@ pub async fn read_back_returns_what_was_put(h: &dyn Harness) {
 /// `delete_photo` removes the photo, and deleting again is not an error.
 pub async fn delete_removes_the_photo(h: &dyn Harness) {
     let t = h.target().await;
-    if !t.capabilities().delete {
+    if !t.info().capabilities.delete {
         return;
     }
     let s = subject(&*t, h.person(22)).await;

@@ -7,28 +7,27 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, Target, ensure_profile};
+use crate::target::{CheckReport, Receipt, TargetIo};
 
 /// The dry-run layer: `put_photo` and `delete_photo` are answered without calling the target.
+/// The contract layer outside it has already checked the photo against the profile.
 #[derive(Debug)]
 pub struct DryRun {
-    inner: Arc<dyn Target>,
+    inner: Arc<dyn TargetIo>,
 }
 
 impl DryRun {
-    pub fn new(inner: Arc<dyn Target>) -> Self {
+    pub fn new(inner: Arc<dyn TargetIo>) -> Self {
         DryRun { inner }
     }
 }
 
 #[async_trait]
-impl Target for DryRun {
-    delegate_to_inner!();
+impl TargetIo for DryRun {
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.inner.capabilities(), photo)?;
         Ok(Receipt::new(format!(
             "dry run: would send {} bytes for {}",
             photo.len(),

@@ -1,55 +1,37 @@
-//! Layers wrap any [`Target`](crate::Target) to add policy: retries, throttling, dry-run.
+//! Layers wrap the I/O of any [`Target`](crate::Target) to add policy: the declared
+//! contract, dry-run, retries, throttling.
 //!
 //! Targets only say what happened (a temporary error, a Retry-After hint); the layers decide
-//! what to do about it, the same way for every service. [`stack`] builds the standard order:
-//! dry-run outside, then retry, then the throttle next to the target, so that every retried
-//! attempt waits for a pause the service asked for.
+//! what to do about it, the same way for every service. Layers implement [`TargetIo`] alone:
+//! what a target is ([`TargetInfo`](crate::TargetInfo)) is read once from the target itself,
+//! never forwarded. [`stack`] builds the standard order, outside in: the contract (a photo of
+//! the declared profile, reads and deletes only where declared), then dry-run, then retry, then
+//! the throttle next to the target, so that every retried attempt waits for a pause the
+//! service asked for and nothing refused by the contract is retried.
 
-/// The [`Target`] methods a layer passes straight to the target it wraps (its `inner` field):
-/// what the target is, what it accepts and how it keys people. Each layer writes out `check`
-/// and the photo operations, where its policy lives (`async_trait` must see those).
-macro_rules! delegate_to_inner {
-    () => {
-        fn describe(&self) -> $crate::target::TargetInfo {
-            self.inner.describe()
-        }
-        fn capabilities(&self) -> $crate::target::Capabilities {
-            self.inner.capabilities()
-        }
-        fn key_template(&self) -> &$crate::model::Template {
-            self.inner.key_template()
-        }
-        fn other_key_templates(&self) -> Vec<&$crate::model::Template> {
-            self.inner.other_key_templates()
-        }
-        fn subject(
-            &self,
-            person: std::sync::Arc<$crate::model::Person>,
-        ) -> $crate::error::Result<$crate::model::Subject> {
-            self.inner.subject(person)
-        }
-        fn retry_policy(&self) -> Option<$crate::layers::RetryPolicy> {
-            self.inner.retry_policy()
-        }
-    };
-}
-
+mod contract;
 mod dry_run;
 mod retry;
 mod throttle;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
+pub use contract::Contract;
 pub use dry_run::DryRun;
-pub use retry::{Retry, RetryPolicy, parse_retry_after};
+pub use retry::{Retry, parse_retry_after};
 pub use throttle::{Limiter, Throttle};
 
-use crate::target::Target;
+use crate::error::Result;
+use crate::model::{Person, Photo, Subject};
+pub use crate::target::RetryPolicy;
+use crate::target::{CheckReport, Receipt, Target, TargetInfo, TargetIo};
 
 /// Options for the standard layer stack.
 #[derive(Debug, Clone)]
 pub struct StackOptions {
-    /// The retry policy, unless the target declares its own ([`Target::retry_policy`]).
+    /// The retry policy, unless the target declares its own ([`TargetInfo::retry`]).
     pub retry: RetryPolicy,
     /// Start with this many requests at once (grows to the target's declared maximum).
     pub initial_concurrency: usize,
@@ -69,23 +51,64 @@ impl Default for StackOptions {
     }
 }
 
-/// Wraps a target in throttle, retry and (if asked) dry-run layers. The retry layer follows
-/// the target's own policy when it declares one, else `options.retry`.
+/// A target with layers around its I/O: what it is comes from the target itself, what it
+/// does goes through the layers.
+#[derive(Debug)]
+pub struct Stacked {
+    target: Arc<dyn Target>,
+    io: Arc<dyn TargetIo>,
+}
+
+impl Target for Stacked {
+    fn info(&self) -> &TargetInfo {
+        self.target.info()
+    }
+    fn subject(&self, person: Arc<Person>) -> Result<Subject> {
+        self.target.subject(person)
+    }
+}
+
+#[async_trait]
+impl TargetIo for Stacked {
+    async fn check(&self) -> Result<CheckReport> {
+        self.io.check().await
+    }
+    async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
+        self.io.put_photo(subject, photo).await
+    }
+    async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
+        self.io.get_photo(subject).await
+    }
+    async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
+        self.io.delete_photo(subject).await
+    }
+    async fn finish(&self) -> Result<Option<String>> {
+        self.io.finish().await
+    }
+}
+
+/// Wraps a target in the contract, throttle, retry and (if asked) dry-run layers. The retry
+/// layer follows the target's own policy when it declares one, else `options.retry`.
 pub fn stack(target: Arc<dyn Target>, options: &StackOptions) -> Arc<dyn Target> {
-    let declared = target.capabilities().max_concurrency.max(1);
-    let target_policy = target.retry_policy();
+    let info = target.info();
+    let declared = info.capabilities.max_concurrency.max(1);
     let max = options
         .max_concurrency
         .map_or(declared, |m| m.clamp(1, declared));
     let initial = options.initial_concurrency.clamp(1, max);
-    let throttled: Arc<dyn Target> = Arc::new(Throttle::new(target, Limiter::new(initial, max)));
-    let policy = target_policy.unwrap_or_else(|| options.retry.clone());
-    let retried: Arc<dyn Target> = Arc::new(Retry::new(throttled, policy));
+    let policy = info.retry.clone().unwrap_or_else(|| options.retry.clone());
+    let io: Arc<dyn TargetIo> = target.clone();
+    let io: Arc<dyn TargetIo> = Arc::new(Throttle::new(io, Limiter::new(initial, max)));
+    let mut io: Arc<dyn TargetIo> = Arc::new(Retry::new(io, policy));
     if options.dry_run {
-        Arc::new(DryRun::new(retried))
-    } else {
-        retried
+        io = Arc::new(DryRun::new(io));
     }
+    let io = Arc::new(Contract::new(
+        io,
+        &info.type_name,
+        info.capabilities.clone(),
+    ));
+    Arc::new(Stacked { target, io })
 }
 
 #[cfg(test)]
@@ -98,33 +121,34 @@ mod tests {
     use super::*;
     use crate::error::{Error, Result};
     use crate::memory::MemoryTarget;
-    use crate::model::{Person, Photo, Profile, Subject, Template};
-    use crate::target::{Capabilities, CheckReport, Receipt, TargetInfo};
+    use crate::model::{Person, Photo, Profile, Subject};
+    use crate::target::{CheckReport, Receipt, TargetInfo};
 
-    /// A memory target that declares its own retry policy.
+    /// A memory target that declares its own retry policy and checks its keys.
     #[derive(Debug)]
-    struct Declares(Arc<MemoryTarget>, RetryPolicy);
+    struct Declares(Arc<MemoryTarget>, TargetInfo);
 
-    #[async_trait]
+    impl Declares {
+        fn new(memory: Arc<MemoryTarget>, policy: RetryPolicy) -> Self {
+            let info = memory.info().clone().retry(policy);
+            Declares(memory, info)
+        }
+    }
+
     impl Target for Declares {
-        fn describe(&self) -> TargetInfo {
-            self.0.describe()
-        }
-        fn capabilities(&self) -> Capabilities {
-            self.0.capabilities()
-        }
-        fn key_template(&self) -> &Template {
-            self.0.key_template()
-        }
-        fn retry_policy(&self) -> Option<RetryPolicy> {
-            Some(self.1.clone())
+        fn info(&self) -> &TargetInfo {
+            &self.1
         }
         fn subject(&self, person: Arc<Person>) -> Result<Subject> {
             if person.field("mail") == Some("../escape") {
                 return Err(Error::input("refused by the target's own key check"));
             }
-            Ok(Subject::new(self.key_template().render(&person)?, person))
+            Ok(Subject::new(self.1.key.render(&person)?, person))
         }
+    }
+
+    #[async_trait]
+    impl TargetIo for Declares {
         async fn check(&self) -> Result<CheckReport> {
             self.0.check().await
         }
@@ -172,15 +196,18 @@ mod tests {
             ..StackOptions::default()
         };
         let memory = failing(4);
-        let stacked = stack(Arc::new(Declares(memory.clone(), policy(8))), &run);
-        assert_eq!(stacked.retry_policy().map(|p| p.max_attempts), Some(8));
+        let stacked = stack(Arc::new(Declares::new(memory.clone(), policy(8))), &run);
+        assert_eq!(
+            stacked.info().retry.as_ref().map(|p| p.max_attempts),
+            Some(8)
+        );
         stacked.put_photo(&subject(), &photo()).await.unwrap();
         assert_eq!(memory.calls(), 5);
 
         // Fewer attempts than the run's default: the target's cap holds too.
         let memory = failing(4);
         let stacked = stack(
-            Arc::new(Declares(memory.clone(), policy(2))),
+            Arc::new(Declares::new(memory.clone(), policy(2))),
             &StackOptions::default(),
         );
         let e = stacked.put_photo(&subject(), &photo()).await.unwrap_err();
@@ -196,7 +223,7 @@ mod tests {
         };
         let memory = failing(4);
         let stacked = stack(memory.clone(), &run);
-        assert!(stacked.retry_policy().is_none());
+        assert!(stacked.info().retry.is_none());
         let e = stacked.put_photo(&subject(), &photo()).await.unwrap_err();
         assert_eq!(e.context_value("attempts"), Some("3"));
         assert_eq!(memory.calls(), 3);
@@ -204,7 +231,7 @@ mod tests {
 
     #[test]
     fn every_layer_keeps_the_targets_own_key_check() {
-        let inner = Arc::new(Declares(Arc::new(MemoryTarget::new("m")), policy(1)));
+        let inner = Arc::new(Declares::new(Arc::new(MemoryTarget::new("m")), policy(1)));
         let dry = StackOptions {
             dry_run: true,
             ..StackOptions::default()
@@ -217,5 +244,38 @@ mod tests {
             let good = Arc::new(Person::new("a.jpg", [("mail", "a@s")]));
             assert_eq!(stacked.subject(good).unwrap().key, "a@s");
         }
+    }
+
+    #[tokio::test]
+    async fn the_contract_refuses_what_the_target_did_not_declare_before_it_is_called() {
+        let memory = Arc::new(MemoryTarget::new("m"));
+        for dry_run in [false, true] {
+            let options = StackOptions {
+                dry_run,
+                ..StackOptions::default()
+            };
+            let stacked = stack(memory.clone(), &options);
+            let mut wrong = photo();
+            wrong.width = 97;
+            let e = stacked.put_photo(&subject(), &wrong).await.unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Rejected, "{e}");
+            assert!(!e.is_temporary());
+        }
+        assert_eq!(memory.calls(), 0, "the target never saw the wrong photo");
+
+        // A target that declares no read-back and no delete is never asked for either.
+        let info = memory.info().clone();
+        let mut info = TargetInfo::new("m", "plain", info.key, info.capabilities.profile);
+        info.capabilities.max_concurrency = 2;
+        let plain = Arc::new(Declares(memory.clone(), info));
+        let stacked = stack(plain, &StackOptions::default());
+        let e = stacked.get_photo(&subject()).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+        assert!(e.message().contains("plain cannot read photos back"), "{e}");
+        let e = stacked.delete_photo(&subject()).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+        assert_eq!(memory.calls(), 0);
+        stacked.put_photo(&subject(), &photo()).await.unwrap();
+        assert_eq!(memory.calls(), 1);
     }
 }

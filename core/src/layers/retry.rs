@@ -9,32 +9,7 @@ use rand::Rng;
 
 use crate::error::Result;
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, Target};
-
-/// How often and how patiently to retry.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, including the first (1 = never retry).
-    pub max_attempts: u32,
-    /// The first backoff; doubled on each attempt.
-    pub base_delay: Duration,
-    /// The longest backoff (a Retry-After hint may ask for more and is honoured up to
-    /// `max_retry_after`).
-    pub max_delay: Duration,
-    /// The longest Retry-After honoured; longer hints make the error final.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(60),
-            max_retry_after: Duration::from_secs(600),
-        }
-    }
-}
+use crate::target::{CheckReport, Receipt, RetryPolicy, TargetIo};
 
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1): full jitter over an
@@ -115,12 +90,12 @@ fn parse_http_date(value: &str) -> Option<std::time::SystemTime> {
 /// The retry layer.
 #[derive(Debug)]
 pub struct Retry {
-    inner: Arc<dyn Target>,
+    inner: Arc<dyn TargetIo>,
     policy: RetryPolicy,
 }
 
 impl Retry {
-    pub fn new(inner: Arc<dyn Target>, policy: RetryPolicy) -> Self {
+    pub fn new(inner: Arc<dyn TargetIo>, policy: RetryPolicy) -> Self {
         Retry { inner, policy }
     }
 
@@ -156,8 +131,7 @@ impl Retry {
 }
 
 #[async_trait]
-impl Target for Retry {
-    delegate_to_inner!();
+impl TargetIo for Retry {
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::error::{ErrorKind, Result};
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, Target};
+use crate::target::{CheckReport, Receipt, TargetIo};
 
 /// An adaptive concurrency limit with a target-wide pause.
 #[derive(Debug)]
@@ -139,12 +139,12 @@ impl Limiter {
 /// The throttle layer: every operation that reaches the service goes through the limiter.
 #[derive(Debug)]
 pub struct Throttle {
-    inner: Arc<dyn Target>,
+    inner: Arc<dyn TargetIo>,
     limiter: Arc<Limiter>,
 }
 
 impl Throttle {
-    pub fn new(inner: Arc<dyn Target>, limiter: Limiter) -> Self {
+    pub fn new(inner: Arc<dyn TargetIo>, limiter: Limiter) -> Self {
         Throttle {
             inner,
             limiter: Arc::new(limiter),
@@ -172,8 +172,7 @@ impl Throttle {
 }
 
 #[async_trait]
-impl Target for Throttle {
-    delegate_to_inner!();
+impl TargetIo for Throttle {
     async fn check(&self) -> Result<CheckReport> {
         self.inner.check().await
     }

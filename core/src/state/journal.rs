@@ -297,6 +297,14 @@ impl Journal for RunJournal {
                     ],
                 )
                 .map_err(err)?;
+            } else if o.status == Status::Sent {
+                // The target now holds what no source photo made (a restored photo, or none
+                // at all): the next push must send this person again.
+                tx.execute(
+                    "DELETE FROM sent WHERE target = ?1 AND key = ?2",
+                    params![d.target, d.key],
+                )
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)?;

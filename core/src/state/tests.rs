@@ -10,7 +10,7 @@ use super::*;
 use crate::engine::{Delivery, Engine, Journal, Observer, RunTarget};
 use crate::memory::MemoryTarget;
 use crate::model::{Photo, Profile, Subject};
-use crate::target::Target;
+use crate::target::{Target, TargetIo};
 
 fn jpeg(path: &Path, shade: u8) {
     let img = image::RgbImage::from_fn(200, 240, |x, y| {
@@ -129,6 +129,35 @@ async fn unchanged_person_is_not_even_decoded_and_force_sends_again() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].unchanged_since.as_deref(), Some("r1"));
     assert_eq!(again[0].person.field("mail"), Some("a@school.example"));
+}
+
+#[tokio::test]
+async fn rewording_a_summary_resends_nothing_but_a_changed_setting_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("a.jpg");
+    jpeg(&photo, 10);
+    let people = || vec![Person::new(&photo, [("mail", "a@school.example")])];
+    let state = open(dir.path());
+    let target = Arc::new(MemoryTarget::new("mem"));
+    let (first, _) = push(&state, "r1", people(), &target, JournalOptions::default()).await;
+    assert_eq!(first.count(Status::Sent), 1);
+
+    // The same target, described in other words (a new release rewording its summary).
+    let reworded = Arc::new(MemoryTarget::new("mem").with_summary("photos kept in RAM"));
+    assert_ne!(reworded.info().summary, target.info().summary);
+    let (second, counts) = push(&state, "r2", people(), &reworded, JournalOptions::default()).await;
+    assert_eq!(second.count(Status::Skipped), 1, "{:?}", second.outcomes);
+    assert_eq!(second.outcomes[0].unchanged_since.as_deref(), Some("r1"));
+    assert_eq!(counts.decoded.load(Ordering::SeqCst), 0);
+
+    // Another key template is another delivery: sent again.
+    let rekeyed = Arc::new(MemoryTarget::new("mem").with_key("{mail}").unwrap());
+    let (third, _) = push(&state, "r3", people(), &rekeyed, JournalOptions::default()).await;
+    assert_eq!(
+        third.count(Status::Skipped),
+        1,
+        "the same template is the same key"
+    );
 }
 
 #[tokio::test]

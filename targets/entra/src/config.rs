@@ -7,7 +7,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use picday_core::{PhotoLimits, PhotoOptions, Profile, Result, SecretSource, TargetSpec, Template};
+use picday_core::{
+    ConcurrencyOption, KeyOption, PhotoLimits, PhotoOption, Profile, Result, SecretSource, Shape,
+    Shared, TargetSpec, Template,
+};
 use serde::Deserialize;
 
 /// Graph refuses photos larger than this ("limited to 4 MB").
@@ -43,23 +46,39 @@ pub struct EntraConfig {
     pub login_url: Option<String>,
     #[serde(default)]
     pub graph_url: Option<String>,
-    #[serde(default = "default_user")]
-    pub user: Template,
-    #[serde(default)]
-    pub size: Option<u32>,
-    #[serde(default)]
-    pub quality: Option<u8>,
-    #[serde(default)]
-    pub max_bytes: Option<usize>,
-    #[serde(default)]
-    pub max_concurrency: Option<usize>,
     /// Seconds before a single request is abandoned.
     #[serde(default)]
     pub timeout: Option<u64>,
 }
 
-fn default_user() -> Template {
-    Template::parse("{mail}").expect("static template")
+/// The shared options an Entra target takes: the user key, a square photo within Graph's
+/// limits, requests at once.
+pub fn shared() -> Shared {
+    Shared {
+        key: Some(KeyOption {
+            name: "user",
+            default: "{mail}",
+            help: "the user's UPN, mail or object id",
+        }),
+        photo: Some(PhotoOption {
+            max_bytes_help: Some(
+                "largest photo in bytes (Graph takes 4 MB at most); quality is lowered to fit",
+            ),
+            ..PhotoOption::new(
+                Shape::Square,
+                PhotoLimits::square(DEFAULT_SIZE, 64..=4096).with_max_bytes(
+                    Some(GRAPH_MAX_BYTES),
+                    1..=GRAPH_MAX_BYTES,
+                    Some("Graph's limit"),
+                ),
+            )
+        }),
+        concurrency: Some(ConcurrencyOption {
+            default: DEFAULT_MAX_CONCURRENCY,
+            max: 64,
+            help: "most requests at once (picday starts at 4 and adapts)",
+        }),
+    }
 }
 
 /// How picday gets its token.
@@ -158,7 +177,9 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks a section.
     pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
-        let cfg: EntraConfig = spec.parse()?;
+        let shared = shared();
+        let options = spec.options::<EntraConfig>(&shared)?;
+        let cfg = &options.own;
         for (key, value) in [("tenant_id", &cfg.tenant_id), ("client_id", &cfg.client_id)] {
             let v = value.trim();
             if v.is_empty() || v.contains(['/', '?', '#', ' ']) {
@@ -259,14 +280,7 @@ impl Settings {
                 return Err(spec.error_at(key, format!("`{key}` {url:?} must be an https:// URL")));
             }
         }
-        let profile = spec.profile(
-            PhotoOptions::square(cfg.size, cfg.quality, cfg.max_bytes),
-            &PhotoLimits::square(DEFAULT_SIZE, 64..=4096).with_max_bytes(
-                Some(GRAPH_MAX_BYTES),
-                1..=GRAPH_MAX_BYTES,
-                Some("Graph's limit"),
-            ),
-        )?;
+        let profile = options.profile()?;
         Ok(Settings {
             tenant_id: cfg.tenant_id.trim().to_string(),
             client_id: cfg.client_id.trim().to_string(),
@@ -274,12 +288,9 @@ impl Settings {
             login_url,
             graph_url,
             scope: format!("{}/.default", cfg.cloud.graph_url()),
-            user: cfg.user,
+            user: options.key()?,
             profile,
-            max_concurrency: cfg
-                .max_concurrency
-                .unwrap_or(DEFAULT_MAX_CONCURRENCY)
-                .max(1),
+            max_concurrency: options.max_concurrency()?,
             timeout: Duration::from_secs(cfg.timeout.unwrap_or(120).max(1)),
             inline_secret,
         })

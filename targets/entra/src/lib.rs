@@ -18,7 +18,7 @@ pub mod target;
 use std::sync::Arc;
 
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
-use picday_core::{Registry, Result, Target, TargetSpec};
+use picday_core::{OptionSet, Registry, Result, Target, TargetSpec};
 
 pub use target::EntraTarget;
 
@@ -37,63 +37,49 @@ struct EntraFactory;
 
 impl TargetFactory for EntraFactory {
     fn info(&self) -> TypeInfo {
-        TypeInfo {
-            name: TYPE.into(),
-            aliases: vec![ALIAS.into()],
-            summary: "sets user photos in Entra ID (Azure AD) through Microsoft Graph".into(),
-            source: "built-in".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            options: vec![
-                OptionDoc::required("tenant_id", "the directory (tenant) id or domain"),
-                OptionDoc::required("client_id", "the application (client) id"),
-                OptionDoc::optional(
-                    "client_secret",
-                    "none",
-                    "the client secret, e.g. { env = \"PICDAY_ENTRA_SECRET\" }",
-                ),
-                OptionDoc::optional(
-                    "certificate",
-                    "none",
-                    "PEM file with the certificate (and its key, unless private_key is set)",
-                ),
-                OptionDoc::optional(
-                    "private_key",
-                    "from certificate",
-                    "the certificate's RSA private key (PEM), e.g. { file = \"key.pem\" }",
-                ),
-                OptionDoc::optional(
-                    "assertion",
-                    "\"ps256\"",
-                    "certificate assertion: \"ps256\" (x5t#S256) or \"rs256\" (x5t)",
-                ),
-                OptionDoc::optional(
-                    "auth",
-                    "inferred",
-                    "\"secret\", \"certificate\" or \"device_code\" (an administrator signs in)",
-                ),
-                OptionDoc::optional(
-                    "cloud",
-                    "\"global\"",
-                    "\"global\", \"usgov\", \"usgov-dod\" or \"china\"",
-                ),
-                OptionDoc::optional("login_url", "the cloud's", "overrides the sign-in host"),
-                OptionDoc::optional("graph_url", "the cloud's", "overrides the Graph host"),
-                OptionDoc::optional("user", "\"{mail}\"", "the user's UPN, mail or object id"),
-                OptionDoc::optional("size", "648", "width and height of the square photo"),
-                OptionDoc::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
-                OptionDoc::optional(
-                    "max_bytes",
-                    "4194304",
-                    "largest photo in bytes (Graph takes 4 MB at most)",
-                ),
-                OptionDoc::optional(
-                    "max_concurrency",
-                    "16",
-                    "most requests at once (picday starts at 4 and adapts)",
-                ),
-                OptionDoc::optional("timeout", "120", "seconds before a request is abandoned"),
-            ],
-        }
+        let own = vec![
+            OptionDoc::required("tenant_id", "the directory (tenant) id or domain"),
+            OptionDoc::required("client_id", "the application (client) id"),
+            OptionDoc::optional(
+                "client_secret",
+                "none",
+                "the client secret, e.g. { env = \"PICDAY_ENTRA_SECRET\" }",
+            ),
+            OptionDoc::optional(
+                "certificate",
+                "none",
+                "PEM file with the certificate (and its key, unless private_key is set)",
+            ),
+            OptionDoc::optional(
+                "private_key",
+                "from certificate",
+                "the certificate's RSA private key (PEM), e.g. { file = \"key.pem\" }",
+            ),
+            OptionDoc::optional(
+                "assertion",
+                "\"ps256\"",
+                "certificate assertion: \"ps256\" (x5t#S256) or \"rs256\" (x5t)",
+            ),
+            OptionDoc::optional(
+                "auth",
+                "inferred",
+                "\"secret\", \"certificate\" or \"device_code\" (an administrator signs in)",
+            ),
+            OptionDoc::optional(
+                "cloud",
+                "\"global\"",
+                "\"global\", \"usgov\", \"usgov-dod\" or \"china\"",
+            ),
+            OptionDoc::optional("login_url", "the cloud's", "overrides the sign-in host"),
+            OptionDoc::optional("graph_url", "the cloud's", "overrides the Graph host"),
+            OptionDoc::optional("timeout", "120", "seconds before a request is abandoned"),
+        ];
+        TypeInfo::builtin(
+            TYPE,
+            &[ALIAS],
+            "sets user photos in Entra ID (Azure AD) through Microsoft Graph",
+            &OptionSet::new::<config::EntraConfig>(config::shared(), own),
+        )
     }
 
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {

@@ -10,8 +10,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use picday_core::{
-    Capabilities, CheckReport, Error, Photo, Receipt, Result, Subject, Target, TargetInfo,
-    TargetSpec, Template, ensure_profile,
+    CheckReport, Error, Photo, Receipt, Result, Subject, Target, TargetInfo, TargetIo, TargetSpec,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -28,7 +27,7 @@ const WRITE_PERMISSIONS: &[&str] = &["ProfilePhoto.ReadWrite.All", "User.ReadWri
 /// Sends photos to Entra ID users through Microsoft Graph.
 #[derive(Debug)]
 pub struct EntraTarget {
-    name: String,
+    info: TargetInfo,
     settings: Settings,
     graph: GraphClient,
     /// Key -> object id (`None`: no such user), for the run.
@@ -66,8 +65,23 @@ impl EntraTarget {
             auth.set_prompt(p);
         }
         let graph = GraphClient::new(http, auth, &settings.graph_url);
+        let host = settings
+            .graph_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        let info = TargetInfo::new(&spec.name, TYPE, settings.user.clone(), settings.profile)
+            .summary(format!(
+                "Entra ID tenant {} via {host}, users by {}",
+                settings.tenant_id, settings.user
+            ))
+            .setting("tenant_id", &settings.tenant_id)
+            .setting("graph_url", &settings.graph_url)
+            .reads_back()
+            .deletes()
+            .resolves_people(true)
+            .max_concurrency(settings.max_concurrency);
         Ok(EntraTarget {
-            name: spec.name.clone(),
+            info,
             settings,
             graph,
             ids: Mutex::new(HashMap::new()),
@@ -187,38 +201,14 @@ impl EntraTarget {
     }
 }
 
-#[async_trait]
 impl Target for EntraTarget {
-    fn describe(&self) -> TargetInfo {
-        let host = self
-            .settings
-            .graph_url
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        TargetInfo {
-            name: self.name.clone(),
-            type_name: TYPE.into(),
-            summary: format!(
-                "Entra ID tenant {} via {host}, users by {}",
-                self.settings.tenant_id, self.settings.user
-            ),
-        }
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
+}
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.settings.profile,
-            read_back: true,
-            delete: true,
-            resolves_people: true,
-            max_concurrency: self.settings.max_concurrency,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.settings.user
-    }
-
+#[async_trait]
+impl TargetIo for EntraTarget {
     async fn check(&self) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         if self.settings.inline_secret {
@@ -281,7 +271,6 @@ impl Target for EntraTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.capabilities(), photo)?;
         let id = self.resolve(&subject.key).await?;
         let resp = self
             .graph

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mockito::Matcher;
-use picday_core::{ErrorKind, Target};
+use picday_core::{ErrorKind, TargetIo};
 use picday_target_entra::EntraTarget;
 use serde_json::Value;
 use support::{CLIENT, SECRET, spec, target};

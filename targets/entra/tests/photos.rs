@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mockito::{Matcher, ServerGuard};
 use picday_core::layers::{RetryPolicy, StackOptions, stack};
-use picday_core::{ErrorKind, Person, Photo, Profile, Subject, Target};
+use picday_core::{ErrorKind, Person, Photo, Profile, Subject, TargetIo};
 use picday_testkit::fixtures;
 
 const TOKEN_PATH: &str = "/contoso-tenant/oauth2/v2.0/token";
@@ -150,7 +150,12 @@ async fn a_photo_over_the_byte_limit_is_refused_before_sending() {
                 .await,
         );
     }
-    let t = support::target(&server.url(), &server.url(), &[]);
+    // Stacked as the engine runs it: the contract layer holds the target to its declared
+    // profile, byte budget included.
+    let t = picday_core::layers::stack(
+        Arc::new(support::target(&server.url(), &server.url(), &[])),
+        &picday_core::layers::StackOptions::default(),
+    );
     let mut big = photo(2);
     big.bytes = vec![0xAB; 4 * 1024 * 1024 + 1].into();
     let e = t
@@ -594,8 +599,8 @@ async fn type_and_alias_are_registered() {
             &support::fixtures(),
         );
         let t = registry.build(&spec).expect(name);
-        assert_eq!(t.describe().type_name, "entra");
-        let caps = t.capabilities();
+        assert_eq!(t.info().type_name, "entra");
+        let caps = &t.info().capabilities;
         assert_eq!((caps.profile.width, caps.profile.height), (648, 648));
         assert_eq!(caps.profile.max_bytes, Some(4 * 1024 * 1024));
         assert!(caps.resolves_people && caps.read_back && caps.delete);

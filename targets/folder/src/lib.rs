@@ -11,8 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
-    Capabilities, CheckReport, Error, Photo, PhotoLimits, PhotoOptions, Profile, Receipt, Registry,
-    Result, Subject, Target, TargetInfo, TargetSpec, Template, ensure_profile,
+    CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Photo, PhotoLimits, PhotoOption,
+    Profile, Receipt, Registry, Result, Shape, Shared, Subject, Target, TargetInfo, TargetIo,
+    TargetSpec, Template,
 };
 use serde::Deserialize;
 
@@ -24,28 +25,32 @@ pub fn register(registry: &mut Registry) {
     registry.register(Arc::new(FolderFactory));
 }
 
+/// The folder's own options; the shared ones are declared by [`shared`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FolderConfig {
     dir: PathBuf,
-    #[serde(default = "default_file_name")]
-    file_name: Template,
-    #[serde(default)]
-    size: Option<u32>,
-    #[serde(default)]
-    width: Option<u32>,
-    #[serde(default)]
-    height: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
-    #[serde(default)]
-    max_bytes: Option<usize>,
-    #[serde(default)]
-    max_concurrency: Option<usize>,
 }
 
-fn default_file_name() -> Template {
-    Template::parse("{mail}.jpg").expect("static template")
+/// The shared options a folder takes: a file name template, any photo shape, a byte budget,
+/// files written at once.
+fn shared() -> Shared {
+    Shared {
+        key: Some(KeyOption {
+            name: "file_name",
+            default: "{mail}.jpg",
+            help: "file name template; also the person's key",
+        }),
+        photo: Some(PhotoOption::new(
+            Shape::Any,
+            PhotoLimits::square(648, 16..=4096),
+        )),
+        concurrency: Some(ConcurrencyOption {
+            default: 8,
+            max: 256,
+            help: "files written at once",
+        }),
+    }
 }
 
 #[derive(Debug)]
@@ -53,66 +58,40 @@ struct FolderFactory;
 
 impl TargetFactory for FolderFactory {
     fn info(&self) -> TypeInfo {
-        TypeInfo {
-            name: TYPE.into(),
-            aliases: vec!["directory".into()],
-            summary: "writes each photo into a folder, one file per person".into(),
-            source: "built-in".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            options: vec![
-                OptionDoc::required(
-                    "dir",
-                    "the folder, relative to picday.toml; created if missing",
-                ),
-                OptionDoc::optional(
-                    "file_name",
-                    "\"{mail}.jpg\"",
-                    "file name template; also the person's key",
-                ),
-                OptionDoc::optional("size", "648", "width and height of a square photo"),
-                OptionDoc::optional("width", "size", "photo width, for a portrait shape"),
-                OptionDoc::optional("height", "size", "photo height, for a portrait shape"),
-                OptionDoc::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
-                OptionDoc::optional(
-                    "max_bytes",
-                    "none",
-                    "largest file; quality is lowered to fit",
-                ),
-                OptionDoc::optional("max_concurrency", "8", "files written at once"),
-            ],
-        }
+        let options = OptionSet::new::<FolderConfig>(
+            shared(),
+            vec![OptionDoc::required(
+                "dir",
+                "the folder, relative to picday.toml; created if missing",
+            )],
+        );
+        TypeInfo::builtin(
+            TYPE,
+            &["directory"],
+            "writes each photo into a folder, one file per person",
+            &options,
+        )
     }
 
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {
-        let cfg: FolderConfig = spec.parse()?;
-        let profile = spec.profile(
-            PhotoOptions {
-                size: cfg.size,
-                width: cfg.width,
-                height: cfg.height,
-                quality: cfg.quality,
-                max_bytes: cfg.max_bytes,
-            },
-            &PhotoLimits::square(648, 16..=4096),
-        )?;
-        Ok(Arc::new(FolderTarget {
-            name: spec.name.clone(),
-            dir: spec.resolve_path(&cfg.dir),
-            file_name: cfg.file_name,
-            profile,
-            max_concurrency: cfg.max_concurrency.unwrap_or(8).max(1),
-        }))
+        let shared = shared();
+        let options = spec.options::<FolderConfig>(&shared)?;
+        let mut target = FolderTarget::with_template(
+            &spec.name,
+            spec.resolve_path(&options.own.dir),
+            options.key()?,
+            options.profile()?,
+        );
+        target.info = target.info.max_concurrency(options.max_concurrency()?);
+        Ok(Arc::new(target))
     }
 }
 
 /// Writes photos as files in a folder.
 #[derive(Debug)]
 pub struct FolderTarget {
-    name: String,
+    info: TargetInfo,
     dir: PathBuf,
-    file_name: Template,
-    profile: Profile,
-    max_concurrency: usize,
 }
 
 impl FolderTarget {
@@ -123,19 +102,36 @@ impl FolderTarget {
         file_name: &str,
         profile: Profile,
     ) -> Result<Self> {
-        Ok(FolderTarget {
-            name: name.into(),
-            dir: dir.into(),
-            file_name: Template::parse(file_name)?,
+        Ok(Self::with_template(
+            name,
+            dir,
+            Template::parse(file_name)?,
             profile,
-            max_concurrency: 8,
-        })
+        ))
+    }
+
+    fn with_template(
+        name: &str,
+        dir: impl Into<PathBuf>,
+        file_name: Template,
+        profile: Profile,
+    ) -> Self {
+        let dir = dir.into();
+        let summary = format!("folder {} as {}", dir.display(), file_name);
+        let info = TargetInfo::new(name, TYPE, file_name, profile)
+            .summary(summary)
+            .setting("dir", dir.display())
+            .reads_back()
+            .deletes()
+            .max_concurrency(8);
+        FolderTarget { info, dir }
     }
 
     /// The file a subject's photo goes to, refusing anything that would leave the folder.
     fn path_of(&self, subject: &Subject) -> Result<PathBuf> {
         let name = self
-            .file_name
+            .info
+            .key
             .render_checked(&subject.person, |field, value| {
                 if value.contains(['/', '\\', '\0']) || value == "." || value == ".." {
                     Err(Error::input(format!(
@@ -159,36 +155,20 @@ impl FolderTarget {
     }
 }
 
-#[async_trait]
 impl Target for FolderTarget {
-    fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name.clone(),
-            type_name: TYPE.into(),
-            summary: format!("folder {} as {}", self.dir.display(), self.file_name),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.profile,
-            read_back: true,
-            delete: true,
-            resolves_people: false,
-            max_concurrency: self.max_concurrency,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.file_name
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
 
     fn subject(&self, person: Arc<picday_core::Person>) -> Result<Subject> {
-        let subject = Subject::new(self.file_name.render(&person)?, person);
+        let subject = Subject::new(self.info.key.render(&person)?, person);
         self.path_of(&subject)?;
         Ok(subject)
     }
+}
 
+#[async_trait]
+impl TargetIo for FolderTarget {
     async fn check(&self) -> Result<CheckReport> {
         let dir = self.dir.clone();
         blocking(move || {
@@ -208,7 +188,6 @@ impl Target for FolderTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.capabilities(), photo)?;
         let path = self.path_of(subject)?;
         let bytes = photo.bytes.clone();
         blocking(move || {

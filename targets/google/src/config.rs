@@ -6,7 +6,10 @@
 
 use std::path::PathBuf;
 
-use picday_core::{PhotoLimits, PhotoOptions, Profile, Result, TargetSpec, Template};
+use picday_core::{
+    ConcurrencyOption, KeyOption, PhotoLimits, PhotoOption, Profile, Result, Shape, Shared,
+    TargetSpec, Template,
+};
 use serde::Deserialize;
 
 /// Google's Admin SDK host.
@@ -30,22 +33,11 @@ pub struct GoogleConfig {
     /// itself must hold an admin role (delegated-admin service account).
     #[serde(default)]
     pub admin: Option<String>,
-    /// The user key template (primary email, alias or user id).
-    #[serde(default = "default_user")]
-    pub user: Template,
     #[serde(default)]
     pub api_url: Option<String>,
-    #[serde(default)]
-    pub size: Option<u32>,
-    #[serde(default)]
-    pub quality: Option<u8>,
-    #[serde(default)]
-    pub max_bytes: Option<usize>,
     /// Delete the current photo before the update (replaces photos users set themselves).
     #[serde(default = "yes")]
     pub replace_user_photos: bool,
-    #[serde(default)]
-    pub max_concurrency: Option<usize>,
     #[serde(default)]
     pub max_attempts: Option<u32>,
     /// The user `check` reads when there is no `admin`.
@@ -53,8 +45,29 @@ pub struct GoogleConfig {
     pub check_user: Option<String>,
 }
 
-fn default_user() -> Template {
-    Template::parse("{mail}").expect("static template")
+/// The shared options a Google target takes: the user key, a square photo with a byte
+/// budget, requests at once.
+pub fn shared() -> Shared {
+    Shared {
+        key: Some(KeyOption {
+            name: "user",
+            default: "{mail}",
+            help: "user key template: primary email, alias or user id",
+        }),
+        photo: Some(PhotoOption::new(
+            Shape::Square,
+            PhotoLimits::square(DEFAULT_SIZE, 96..=2048).with_max_bytes(
+                Some(DEFAULT_MAX_BYTES),
+                4096..=usize::MAX,
+                Some("smaller cannot hold a photo"),
+            ),
+        )),
+        concurrency: Some(ConcurrencyOption {
+            default: DEFAULT_MAX_CONCURRENCY,
+            max: 50,
+            help: "requests at once",
+        }),
+    }
 }
 
 fn yes() -> bool {
@@ -78,8 +91,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Validates a parsed section.
-    pub fn from_config(spec: &TargetSpec, cfg: GoogleConfig) -> Result<Settings> {
+    /// Reads and validates a section.
+    pub fn from_spec(spec: &TargetSpec) -> Result<Settings> {
+        let shared = shared();
+        let options = spec.options::<GoogleConfig>(&shared)?;
+        let profile = options.profile()?;
+        let max_concurrency = options.max_concurrency()?;
+        let user = options.key()?;
+        let cfg = options.own;
         let api_url = cfg
             .api_url
             .unwrap_or_else(|| DEFAULT_API_URL.to_string())
@@ -93,14 +112,6 @@ impl Settings {
                 format!("must be an http(s) URL, not {api_url:?}"),
             ));
         }
-        let profile = spec.profile(
-            PhotoOptions::square(cfg.size, cfg.quality, cfg.max_bytes),
-            &PhotoLimits::square(DEFAULT_SIZE, 96..=2048).with_max_bytes(
-                Some(DEFAULT_MAX_BYTES),
-                4096..=usize::MAX,
-                Some("smaller cannot hold a photo"),
-            ),
-        )?;
         let admin = cfg.admin.map(|a| a.trim().to_string());
         if admin.as_deref().is_some_and(|a| !a.contains('@')) {
             return Err(spec.invalid("admin", "must be the administrator's email address"));
@@ -112,18 +123,11 @@ impl Settings {
                 format!("{max_attempts} must be between 1 and 30"),
             ));
         }
-        let max_concurrency = cfg.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
-        if !(1..=50).contains(&max_concurrency) {
-            return Err(spec.invalid(
-                "max_concurrency",
-                format!("{max_concurrency} must be between 1 and 50"),
-            ));
-        }
         Ok(Settings {
             name: spec.name.clone(),
             key_file: spec.resolve_path(&cfg.service_account_key),
             admin,
-            user: cfg.user,
+            user,
             api_url,
             profile,
             replace_user_photos: cfg.replace_user_photos,

@@ -18,7 +18,7 @@ pub mod target;
 use std::sync::Arc;
 
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
-use picday_core::{Registry, Result, Target, TargetSpec};
+use picday_core::{OptionSet, Registry, Result, Target, TargetSpec};
 
 pub use config::{GoogleConfig, Settings};
 pub use target::{GoogleTarget, google_retry_policy};
@@ -36,64 +36,49 @@ struct GoogleFactory;
 
 impl TargetFactory for GoogleFactory {
     fn info(&self) -> TypeInfo {
-        TypeInfo {
-            name: TYPE.into(),
-            aliases: vec!["google-workspace".into(), "gsuite".into()],
-            summary: "Google Workspace user photos (Admin SDK Directory API)".into(),
-            source: "built-in".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            options: vec![
-                OptionDoc::required(
-                    "service_account_key",
-                    "the service account's JSON key file, relative to picday.toml",
-                ),
-                OptionDoc::optional(
-                    "admin",
-                    "none",
-                    "administrator to act as (domain-wide delegation); without it the service \
+        let own = vec![
+            OptionDoc::required(
+                "service_account_key",
+                "the service account's JSON key file, relative to picday.toml",
+            ),
+            OptionDoc::optional(
+                "admin",
+                "none",
+                "administrator to act as (domain-wide delegation); without it the service \
                      account itself needs an admin role",
-                ),
-                OptionDoc::optional(
-                    "user",
-                    "\"{mail}\"",
-                    "user key template: primary email, alias or user id",
-                ),
-                OptionDoc::optional(
-                    "replace_user_photos",
-                    "true",
-                    "delete the current photo before the update, so photos users set \
+            ),
+            OptionDoc::optional(
+                "replace_user_photos",
+                "true",
+                "delete the current photo before the update, so photos users set \
                      themselves are replaced",
-                ),
-                OptionDoc::optional("size", "512", "width and height of the square JPEG sent"),
-                OptionDoc::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
-                OptionDoc::optional(
-                    "max_bytes",
-                    "1000000",
-                    "largest photo sent; quality is lowered to fit",
-                ),
-                OptionDoc::optional("max_concurrency", "5", "requests at once (1-50)"),
-                OptionDoc::optional(
-                    "max_attempts",
-                    "10",
-                    "tries per request on throttling and server errors (1-30)",
-                ),
-                OptionDoc::optional(
-                    "check_user",
-                    "none",
-                    "a user `picday check` reads when there is no `admin`",
-                ),
-                OptionDoc::optional(
-                    "api_url",
-                    "\"https://admin.googleapis.com\"",
-                    "the Admin SDK host (tests and proxies)",
-                ),
-            ],
-        }
+            ),
+            OptionDoc::optional(
+                "max_attempts",
+                "10",
+                "tries per request on throttling and server errors (1-30)",
+            ),
+            OptionDoc::optional(
+                "check_user",
+                "none",
+                "a user `picday check` reads when there is no `admin`",
+            ),
+            OptionDoc::optional(
+                "api_url",
+                "\"https://admin.googleapis.com\"",
+                "the Admin SDK host (tests and proxies)",
+            ),
+        ];
+        TypeInfo::builtin(
+            TYPE,
+            &["google-workspace", "gsuite"],
+            "Google Workspace user photos (Admin SDK Directory API)",
+            &OptionSet::new::<GoogleConfig>(config::shared(), own),
+        )
     }
 
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {
-        let cfg: GoogleConfig = spec.parse()?;
-        let settings = Settings::from_config(spec, cfg)?;
+        let settings = Settings::from_spec(spec)?;
         Ok(Arc::new(GoogleTarget::new(settings)?))
     }
 }

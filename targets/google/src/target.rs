@@ -6,7 +6,7 @@
 //! delete is also known to fail with 500 in bulk; those failures are retried by the layers at
 //! most [`DELETE_TRIES`] times for a user, after which the update goes ahead anyway (as GAM
 //! does). The retry policy Google documents (exponential backoff capped at 60 s, about ten
-//! tries) is declared through [`Target::retry_policy`], and applied by picday's layers.
+//! tries) is declared in its [`TargetInfo::retry`], and applied by picday's layers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use picday_core::layers::RetryPolicy;
 use picday_core::{
-    Capabilities, CheckReport, Error, ErrorKind, Person, Photo, Receipt, Result, Subject, Target,
-    TargetInfo, Template, ensure_profile,
+    CheckReport, Error, ErrorKind, Person, Photo, Receipt, Result, Subject, Target, TargetInfo,
+    TargetIo,
 };
 
 use crate::TYPE;
@@ -30,11 +30,19 @@ pub const DELETE_TRIES: u32 = 2;
 /// Photos of a Google Workspace domain.
 #[derive(Debug)]
 pub struct GoogleTarget {
+    info: TargetInfo,
     settings: Settings,
     client: DirectoryClient,
-    retry: RetryPolicy,
     /// Users whose delete failed with a 500, and how often.
     delete_failures: Mutex<HashMap<String, u32>>,
+}
+
+/// How the target signs in, for people.
+fn mode_summary(settings: &Settings) -> String {
+    match &settings.admin {
+        Some(a) => format!("as {a} (domain-wide delegation)"),
+        None => "as the service account (admin role)".to_string(),
+    }
 }
 
 /// Google's documented backoff: 1, 2, 4... seconds up to 60, with jitter, `max_attempts` tries.
@@ -63,8 +71,33 @@ impl GoogleTarget {
         let http = picday_http::client(Duration::from_secs(60))?;
         let auth = Authenticator::new(account, mode, http.clone());
         let client = DirectoryClient::new(http, settings.api_url.clone(), auth);
+        let mode = mode_summary(&settings);
+        let info = TargetInfo::new(
+            &settings.name,
+            TYPE,
+            settings.user.clone(),
+            settings.profile,
+        )
+        .summary(format!(
+            "Google Workspace {mode}, user {}, {}{}",
+            settings.user,
+            settings.profile,
+            if settings.replace_user_photos {
+                ", replacing user-set photos"
+            } else {
+                ""
+            }
+        ))
+        .setting("api_url", &settings.api_url)
+        .setting("admin", settings.admin.as_deref().unwrap_or(""))
+        .setting("replace_user_photos", settings.replace_user_photos)
+        .reads_back()
+        .deletes()
+        .resolves_people(true)
+        .max_concurrency(settings.max_concurrency)
+        .retry(google_retry_policy(settings.max_attempts));
         Ok(GoogleTarget {
-            retry: google_retry_policy(settings.max_attempts),
+            info,
             settings,
             client,
             delete_failures: Mutex::new(HashMap::new()),
@@ -73,7 +106,7 @@ impl GoogleTarget {
 
     /// Replaces the declared retry policy (embedding, tests).
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.info.retry = Some(policy);
         self
     }
 
@@ -104,47 +137,11 @@ impl GoogleTarget {
     fn delete_done(&self, key: &str) {
         self.failures().remove(key);
     }
-
-    fn mode_summary(&self) -> String {
-        match &self.settings.admin {
-            Some(a) => format!("as {a} (domain-wide delegation)"),
-            None => "as the service account (admin role)".to_string(),
-        }
-    }
 }
 
-#[async_trait]
 impl Target for GoogleTarget {
-    fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.settings.name.clone(),
-            type_name: TYPE.into(),
-            summary: format!(
-                "Google Workspace {}, user {}, {}{}",
-                self.mode_summary(),
-                self.settings.user,
-                self.settings.profile,
-                if self.settings.replace_user_photos {
-                    ", replacing user-set photos"
-                } else {
-                    ""
-                }
-            ),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.settings.profile,
-            read_back: true,
-            delete: true,
-            resolves_people: true,
-            max_concurrency: self.settings.max_concurrency,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.settings.user
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
 
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
@@ -154,11 +151,10 @@ impl Target for GoogleTarget {
         }
         Ok(Subject::new(key.trim(), person))
     }
+}
 
-    fn retry_policy(&self) -> Option<RetryPolicy> {
-        Some(self.retry.clone())
-    }
-
+#[async_trait]
+impl TargetIo for GoogleTarget {
     async fn check(&self) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         let auth = self.client.auth();
@@ -168,7 +164,7 @@ impl Target for GoogleTarget {
         report.ok.push(format!(
             "access token for {} {}",
             auth.account().client_email,
-            self.mode_summary()
+            mode_summary(&self.settings)
         ));
         let who = self
             .settings
@@ -237,7 +233,6 @@ impl Target for GoogleTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.capabilities(), photo)?;
         let key = subject.key.as_str();
         let mut note = "";
         if self.settings.replace_user_photos {

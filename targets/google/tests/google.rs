@@ -13,7 +13,7 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE};
 use common::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use picday_core::layers::{StackOptions, stack};
-use picday_core::{ErrorKind, Photo, Registry, Target};
+use picday_core::{ErrorKind, Photo, Registry, Target, TargetIo};
 use picday_target_google::auth::{Claims, JWT_BEARER, SCOPE};
 use picday_testkit::fixtures;
 
@@ -29,7 +29,7 @@ fn now() -> u64 {
 }
 
 fn photo_for(t: &dyn Target, seed: u8) -> Photo {
-    fixtures::photo(t.capabilities().profile, seed)
+    fixtures::photo(t.info().capabilities.profile, seed)
 }
 
 /// Google's answer to a successful update.
@@ -196,8 +196,8 @@ async fn upload_body_is_the_photo_as_url_safe_base64_with_type_and_size() {
     let t = target(dir.path(), &server.url(), "");
     assert_eq!(
         (
-            t.capabilities().profile.width,
-            t.capabilities().profile.height
+            t.info().capabilities.profile.width,
+            t.info().capabilities.profile.height
         ),
         (512, 512)
     );
@@ -685,9 +685,9 @@ async fn delegated_admin_mode_sends_a_self_signed_jwt_for_the_api_without_exchan
     picday_target_google::register(&mut registry);
     let t = registry.build(&spec).unwrap();
     assert!(
-        t.describe().summary.contains("service account"),
+        t.info().summary.contains("service account"),
         "{:?}",
-        t.describe()
+        t.info()
     );
     t.put_photo(&subject(&*t, ADA), &photo_for(&*t, 12))
         .await
@@ -843,6 +843,6 @@ async fn configuration_errors_name_the_key_and_secrets_stay_hidden() {
         .unwrap();
     let debug = format!("{t:?}");
     assert!(!debug.contains("PRIVATE KEY"), "{debug}");
-    assert_eq!(t.capabilities().max_concurrency, 5);
-    assert_eq!(t.retry_policy().unwrap().max_attempts, 10);
+    assert_eq!(t.info().capabilities.max_concurrency, 5);
+    assert_eq!(t.info().retry.clone().unwrap().max_attempts, 10);
 }

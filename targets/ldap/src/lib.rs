@@ -24,9 +24,9 @@ use async_trait::async_trait;
 use ldap3::{Ldap, Mod, Scope, SearchOptions};
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
-    Capabilities, CheckReport, Error, Person, Photo, PhotoLimits, PhotoOptions, Profile, Receipt,
-    Registry, Result, SecretSource, Subject, Target, TargetInfo, TargetSpec, Template,
-    ensure_profile,
+    CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Person, Photo, PhotoLimits,
+    PhotoOption, Receipt, Registry, Result, SecretSource, Shape, Shared, Subject, Target,
+    TargetInfo, TargetIo, TargetSpec,
 };
 use serde::Deserialize;
 
@@ -86,8 +86,6 @@ struct LdapConfig {
     bind_dn: String,
     password: SecretSource,
     base: String,
-    #[serde(default = "default_filter")]
-    filter: Template,
     #[serde(default = "default_attribute")]
     attribute: PhotoAttribute,
     #[serde(default)]
@@ -99,19 +97,29 @@ struct LdapConfig {
     #[serde(default = "yes")]
     tls_verify: bool,
     #[serde(default)]
-    size: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
-    #[serde(default)]
-    max_bytes: Option<usize>,
-    #[serde(default)]
-    max_concurrency: Option<usize>,
-    #[serde(default)]
     timeout_secs: Option<u64>,
 }
 
-fn default_filter() -> Template {
-    Template::parse("(mail={mail})").expect("static template")
+/// The shared options an LDAP target takes: the search filter as the key, a square photo
+/// whose limits depend on the attribute, connections at once.
+fn shared() -> Shared {
+    let mut photo = PhotoOption::new(Shape::Square, PhotoAttribute::ThumbnailPhoto.photo_limits());
+    photo.size_default_doc = Some("96 or 648");
+    photo.max_bytes_doc = Some("10240 or none");
+    photo.max_bytes_help = Some("largest photo; thumbnailPhoto at most 102400");
+    Shared {
+        key: Some(KeyOption {
+            name: "filter",
+            default: "(mail={mail})",
+            help: "search filter template; values are escaped; exactly one entry must match",
+        }),
+        photo: Some(photo),
+        concurrency: Some(ConcurrencyOption {
+            default: 4,
+            max: 16,
+            help: "connections at once",
+        }),
+    }
 }
 fn default_attribute() -> PhotoAttribute {
     PhotoAttribute::ThumbnailPhoto
@@ -125,58 +133,45 @@ struct LdapFactory;
 
 impl TargetFactory for LdapFactory {
     fn info(&self) -> TypeInfo {
-        TypeInfo {
-            name: TYPE.into(),
-            aliases: vec!["active-directory".into(), "ad".into()],
-            summary: "writes thumbnailPhoto or jpegPhoto in on-prem Active Directory or LDAP"
-                .into(),
-            source: "built-in".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            options: vec![
-                OptionDoc::required(
-                    "url",
-                    "ldaps://dc1.school.example, or ldap://... with starttls = true",
-                ),
-                OptionDoc::required("bind_dn", "the service account's DN (or user@domain on AD)"),
-                OptionDoc::required("password", "{ env = \"VAR\" } or { file = \"path\" }"),
-                OptionDoc::required("base", "where people are searched, e.g. OU=Students,DC=..."),
-                OptionDoc::optional(
-                    "filter",
-                    "\"(mail={mail})\"",
-                    "search filter template; values are escaped; exactly one entry must match",
-                ),
-                OptionDoc::optional(
-                    "attribute",
-                    "\"thumbnailPhoto\"",
-                    "thumbnailPhoto (96x96, <= 10 KB) or jpegPhoto (648x648)",
-                ),
-                OptionDoc::optional("starttls", "false", "upgrade ldap:// with StartTLS"),
-                OptionDoc::optional(
-                    "insecure",
-                    "false",
-                    "allow plain ldap:// (only to this machine)",
-                ),
-                OptionDoc::optional("ca_cert", "system store", "PEM file of the CA to trust"),
-                OptionDoc::optional(
-                    "tls_verify",
-                    "true",
-                    "false accepts any server certificate (unsafe)",
-                ),
-                OptionDoc::optional("size", "96 or 648", "width and height of the square photo"),
-                OptionDoc::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
-                OptionDoc::optional(
-                    "max_bytes",
-                    "10240 or none",
-                    "largest photo; thumbnailPhoto at most 102400",
-                ),
-                OptionDoc::optional("max_concurrency", "4", "connections at once (1-16)"),
-                OptionDoc::optional("timeout_secs", "30", "connect and request timeout"),
-            ],
-        }
+        let own = vec![
+            OptionDoc::required(
+                "url",
+                "ldaps://dc1.school.example, or ldap://... with starttls = true",
+            ),
+            OptionDoc::required("bind_dn", "the service account's DN (or user@domain on AD)"),
+            OptionDoc::required("password", "{ env = \"VAR\" } or { file = \"path\" }"),
+            OptionDoc::required("base", "where people are searched, e.g. OU=Students,DC=..."),
+            OptionDoc::optional(
+                "attribute",
+                "\"thumbnailPhoto\"",
+                "thumbnailPhoto (96x96, <= 10 KB) or jpegPhoto (648x648)",
+            ),
+            OptionDoc::optional("starttls", "false", "upgrade ldap:// with StartTLS"),
+            OptionDoc::optional(
+                "insecure",
+                "false",
+                "allow plain ldap:// (only to this machine)",
+            ),
+            OptionDoc::optional("ca_cert", "system store", "PEM file of the CA to trust"),
+            OptionDoc::optional(
+                "tls_verify",
+                "true",
+                "false accepts any server certificate (unsafe)",
+            ),
+            OptionDoc::optional("timeout_secs", "30", "connect and request timeout"),
+        ];
+        TypeInfo::builtin(
+            TYPE,
+            &["active-directory", "ad"],
+            "writes thumbnailPhoto or jpegPhoto in on-prem Active Directory or LDAP",
+            &OptionSet::new::<LdapConfig>(shared(), own),
+        )
     }
 
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {
-        let cfg: LdapConfig = spec.parse()?;
+        let shared = shared();
+        let options = spec.options::<LdapConfig>(&shared)?;
+        let cfg = &options.own;
         let name = &spec.name;
         let err = |msg: String| Error::config(format!("[targets.{name}]: {msg}"));
         let transport = conn::transport_for(&cfg.url, cfg.starttls, cfg.insecure)
@@ -188,20 +183,12 @@ impl TargetFactory for LdapFactory {
         if cfg.base.trim().is_empty() {
             return Err(err("base is empty".into()));
         }
-        filter::validate_template(&cfg.filter).map_err(|e| err(e.message().to_string()))?;
+        let filter = options.key()?;
+        filter::validate_template(&filter).map_err(|e| err(e.message().to_string()))?;
 
         let attribute = cfg.attribute;
-        let profile = spec.profile(
-            PhotoOptions::square(cfg.size, cfg.quality, cfg.max_bytes),
-            &attribute.photo_limits(),
-        )?;
-
-        let max_concurrency = cfg.max_concurrency.unwrap_or(4);
-        if !(1..=16).contains(&max_concurrency) {
-            return Err(err(format!(
-                "max_concurrency {max_concurrency} must be between 1 and 16"
-            )));
-        }
+        let profile = options.profile_within(&attribute.photo_limits())?;
+        let max_concurrency = options.max_concurrency()?;
         let ca_cert = cfg.ca_cert.as_deref().map(|p| spec.resolve_path(p));
         let tls = conn::tls_config(ca_cert.as_deref(), cfg.tls_verify)
             .map_err(|e| err(e.message().to_string()))?;
@@ -225,13 +212,26 @@ impl TargetFactory for LdapFactory {
             password,
             timeout,
         };
+        let info = TargetInfo::new(name, TYPE, filter.clone(), profile)
+            .summary(format!(
+                "{} of {} under {} ({}), people found by {}",
+                attribute.name(),
+                endpoint.url,
+                cfg.base,
+                endpoint.transport.describe(),
+                filter
+            ))
+            .setting("url", &endpoint.url)
+            .setting("base", &cfg.base)
+            .setting("attribute", attribute.name())
+            .reads_back()
+            .deletes()
+            .resolves_people(true)
+            .max_concurrency(max_concurrency);
         Ok(Arc::new(LdapTarget {
-            name: name.clone(),
-            base: cfg.base,
-            filter: cfg.filter,
+            info,
+            base: cfg.base.clone(),
             attribute,
-            profile,
-            max_concurrency,
             tls_verify: cfg.tls_verify,
             inline_password: cfg.password.is_inline(),
             pool: conn::Pool::new(endpoint, max_concurrency),
@@ -242,12 +242,9 @@ impl TargetFactory for LdapFactory {
 /// Writes photos into a directory's person entries.
 #[derive(Debug)]
 pub struct LdapTarget {
-    name: String,
+    info: TargetInfo,
     base: String,
-    filter: Template,
     attribute: PhotoAttribute,
-    profile: Profile,
-    max_concurrency: usize,
     tls_verify: bool,
     inline_password: bool,
     pool: conn::Pool,
@@ -388,7 +385,7 @@ impl LdapTarget {
         if subject.key.starts_with('(') {
             Ok(subject.key.clone())
         } else {
-            filter::render(&self.filter, &subject.person)
+            filter::render(&self.info.key, &subject.person)
         }
     }
 }
@@ -415,43 +412,19 @@ fn entry_values(tag: ldap3::asn1::StructureTag, attribute: &str) -> Option<Found
     Some(Found { dn, values })
 }
 
-#[async_trait]
 impl Target for LdapTarget {
-    fn describe(&self) -> TargetInfo {
-        let ep = self.pool.endpoint();
-        TargetInfo {
-            name: self.name.clone(),
-            type_name: TYPE.into(),
-            summary: format!(
-                "{} of {} under {} ({}), people found by {}",
-                self.attribute.name(),
-                ep.url,
-                self.base,
-                ep.transport.describe(),
-                self.filter
-            ),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.profile,
-            read_back: true,
-            delete: true,
-            resolves_people: true,
-            max_concurrency: self.max_concurrency,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.filter
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
 
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
-        let key = filter::render(&self.filter, &person)?;
+        let key = filter::render(&self.info.key, &person)?;
         Ok(Subject::new(key, person))
     }
+}
 
+#[async_trait]
+impl TargetIo for LdapTarget {
     async fn check(&self) -> Result<CheckReport> {
         let ep = self.pool.endpoint();
         let mut report = CheckReport::default();
@@ -505,13 +478,14 @@ impl Target for LdapTarget {
         }
         if self.attribute == PhotoAttribute::ThumbnailPhoto
             && self
-                .profile
+                .info
+                .profile()
                 .max_bytes
                 .is_some_and(|m| m > THUMBNAIL_PHOTO_DEFAULT_BYTES)
         {
             report.warnings.push(format!(
                 "max_bytes {} is above 10 KB: Exchange Online ignores a larger thumbnailPhoto",
-                self.profile.max_bytes.unwrap_or_default()
+                self.info.profile().max_bytes.unwrap_or_default()
             ));
         }
         if ep.transport != Transport::Plain
@@ -531,7 +505,6 @@ impl Target for LdapTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.capabilities(), photo)?;
         if self.attribute == PhotoAttribute::ThumbnailPhoto
             && photo.len() > THUMBNAIL_PHOTO_MAX_BYTES
         {

@@ -17,7 +17,7 @@ fn subject(t: &dyn Target, n: usize) -> Subject {
 }
 
 fn photo(t: &dyn Target, seed: u8) -> Photo {
-    fixtures::photo(t.capabilities().profile, seed)
+    fixtures::photo(t.info().capabilities.profile, seed)
 }
 
 async fn thumbnail(slapd: &Slapd, n: usize) -> Vec<Vec<u8>> {
@@ -32,7 +32,7 @@ async fn put_writes_the_raw_bytes_and_get_reads_them_back() {
         return;
     };
     let t = slapd.target("");
-    assert_eq!(t.capabilities().profile.width, 96);
+    assert_eq!(t.info().capabilities.profile.width, 96);
     let s = subject(&*t, 0);
     assert_eq!(s.key, "(mail=student0@school.example)");
     let p = photo(&*t, 1);
@@ -69,7 +69,7 @@ async fn jpeg_photo_put_replaces_every_existing_value() {
         return;
     };
     let t = slapd.target("attribute = \"jpegPhoto\"");
-    assert_eq!(t.capabilities().profile.width, 648);
+    assert_eq!(t.info().capabilities.profile.width, 648);
     let dn = format!("uid=student3,{PEOPLE}");
     // jpegPhoto is multi-valued: an entry may already hold several.
     let old = fixtures::source_jpeg(64, 80, 7);
@@ -224,7 +224,7 @@ async fn thumbnail_photo_size_limits_are_respected() {
     };
     // The default budget: 96x96 within 10 KB, which the pipeline meets.
     let t = slapd.target("");
-    let profile = t.capabilities().profile;
+    let profile = t.info().capabilities.profile;
     assert_eq!(profile.max_bytes, Some(10_240));
     let p = fixtures::photo(profile, 9);
     assert!(p.len() <= 10_240);
@@ -337,13 +337,14 @@ fn profile_defaults_follow_the_attribute() {
         picday_target_ldap::from_options("ad", options, dir.path())
     };
     assert_eq!(
-        build("").unwrap().capabilities().profile,
+        build("").unwrap().info().capabilities.profile,
         Profile::square(96).with_max_bytes(10_240)
     );
     assert_eq!(
         build("attribute = \"jpegPhoto\"")
             .unwrap()
-            .capabilities()
+            .info()
+            .capabilities
             .profile,
         Profile::square(648)
     );

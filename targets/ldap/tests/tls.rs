@@ -46,7 +46,7 @@ async fn ldaps_and_starttls_verify_the_server_against_ca_cert() {
         );
         assert!(!report.warnings.iter().any(|w| w.contains("NOT verified")));
         let s = t.subject(Arc::new(fixtures::person(10))).unwrap();
-        let p = fixtures::photo(t.capabilities().profile, 3);
+        let p = fixtures::photo(t.info().capabilities.profile, 3);
         t.put_photo(&s, &p).await.unwrap();
         assert_eq!(t.get_photo(&s).await.unwrap(), Some(p.bytes.to_vec()));
     }

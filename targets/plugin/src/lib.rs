@@ -252,6 +252,8 @@ impl TargetFactory for PluginFactory {
                         "seconds picday waits for an answer before giving up on the plugin",
                     )))
                     .collect(),
+                // The plugin checks its own options when it describes a target.
+                accepted: None,
             },
             Err(e) => TypeInfo {
                 name: self.candidate.name.clone(),
@@ -260,6 +262,7 @@ impl TargetFactory for PluginFactory {
                 source,
                 version: "?".into(),
                 options: Vec::new(),
+                accepted: None,
             },
         }
     }

@@ -1,7 +1,8 @@
 //! The one host-side wrapper: a plugin session seen as a [`Target`], whatever the transport.
 //!
 //! picday does what can be done without the plugin here, so every plugin gets it right: the
-//! photo is checked against the declared profile before anything is sent, secrets are
+//! photo is checked against the declared profile before anything is sent (by the contract
+//! layer, as for every target), secrets are
 //! resolved from `{ env = ".." }`/`{ file = ".." }`, keys are rendered from the plugin's
 //! template, and every answer is checked against the reply type of its request.
 
@@ -11,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use picday_core::{
-    Capabilities, CheckReport, Error, ErrorKind, Format, Person, Photo, Profile, Receipt, Result,
-    SecretSource, Subject, Target, TargetInfo, TargetSpec, Template, ensure_profile,
+    CheckReport, Error, ErrorKind, Format, Person, Photo, Profile, Receipt, Result, SecretSource,
+    Subject, Target, TargetInfo, TargetIo, TargetSpec, Template,
 };
 use picday_plugin_sdk::protocol::{
     self, CheckOk, DescribeOk, FinishOk, GetOk, HelloOk, PhotoMsg, PhotoTransfer, Request,
@@ -43,15 +44,10 @@ impl Conn {
 /// A target whose work is done by a plugin.
 #[derive(Debug)]
 pub struct PluginTarget {
-    name: String,
-    type_name: String,
+    info: TargetInfo,
     label: String,
     conn: Conn,
     hello: HelloOk,
-    profile: Profile,
-    key: Template,
-    summary: String,
-    max_concurrency: usize,
     /// Where photos are handed over as files, for plugins that asked for that.
     photo_dir: Option<tempfile::TempDir>,
 }
@@ -79,6 +75,9 @@ pub(crate) fn build(
         }
     };
     let mut json = serde_json::Map::new();
+    // The options that shape what the plugin does with a photo, secrets left out: part of the
+    // fingerprint that decides whether an unchanged photo is sent again.
+    let mut settings = Vec::new();
     for (key, value) in options {
         let secret = known.options.iter().any(|o| o.name == key && o.secret);
         let value = if secret {
@@ -94,7 +93,9 @@ pub(crate) fn build(
                 .map_err(|e| e.prefixed(format!("[targets.{}]: `{key}`", spec.name)))?;
             serde_json::Value::String(secret.expose().to_string())
         } else {
-            serde_json::to_value(value).map_err(|e| Error::internal(e.to_string()))?
+            let value = serde_json::to_value(value).map_err(|e| Error::internal(e.to_string()))?;
+            settings.push((format!("option.{key}"), value.to_string()));
+            value
         };
         json.insert(key, value);
     }
@@ -144,16 +145,26 @@ pub(crate) fn build(
     let Ok(conn) = Arc::try_unwrap(conn) else {
         return Err(Error::internal("the plugin connection is still shared"));
     };
+    let caps = &hello.capabilities;
+    let mut info = TargetInfo::new(&spec.name, &spec.type_name, key, profile)
+        .summary(described.summary)
+        .setting("plugin", &label)
+        .resolves_people(caps.resolves_people)
+        .max_concurrency(described.max_concurrency.clamp(1, 64));
+    if caps.read_back {
+        info = info.reads_back();
+    }
+    if caps.delete {
+        info = info.deletes();
+    }
+    for (name, value) in settings {
+        info = info.setting(&name, value);
+    }
     Ok(Arc::new(PluginTarget {
-        name: spec.name.clone(),
-        type_name: spec.type_name.clone(),
+        info,
         label,
         conn,
         hello,
-        profile,
-        key,
-        summary: described.summary,
-        max_concurrency: described.max_concurrency.clamp(1, 64),
         photo_dir,
     }))
 }
@@ -212,30 +223,14 @@ impl PluginTarget {
     }
 }
 
-#[async_trait]
 impl Target for PluginTarget {
-    fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name.clone(),
-            type_name: self.type_name.clone(),
-            summary: self.summary.clone(),
-        }
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
+}
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.profile,
-            read_back: self.hello.capabilities.read_back,
-            delete: self.hello.capabilities.delete,
-            resolves_people: self.hello.capabilities.resolves_people,
-            max_concurrency: self.max_concurrency,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.key
-    }
-
+#[async_trait]
+impl TargetIo for PluginTarget {
     async fn check(&self) -> Result<CheckReport> {
         let ok: CheckOk = self.call(Request::Check).await?;
         let mut report = CheckReport {
@@ -249,7 +244,6 @@ impl Target for PluginTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        ensure_profile(&self.capabilities(), photo)?;
         let sha256 = hex(&sha2::Sha256::digest(&photo.bytes));
         let format = match photo.profile.format {
             Format::Jpeg => "jpeg",
@@ -295,12 +289,6 @@ impl Target for PluginTarget {
     }
 
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
-        if !self.hello.capabilities.read_back {
-            return Err(Error::unsupported(format!(
-                "{} cannot read photos back",
-                self.label
-            )));
-        }
         let got: GetOk = self
             .call(Request::Get {
                 subject: subject_msg(subject),
@@ -321,12 +309,6 @@ impl Target for PluginTarget {
     }
 
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
-        if !self.hello.capabilities.delete {
-            return Err(Error::unsupported(format!(
-                "{} cannot remove photos",
-                self.label
-            )));
-        }
         let r: protocol::Receipt = self
             .call(Request::Delete {
                 subject: subject_msg(subject),
@@ -357,23 +339,22 @@ fn hex(bytes: &[u8]) -> String {
 /// every operation fails with the reason, so that the other targets of the run finish.
 #[derive(Debug)]
 pub struct FailedTarget {
-    name: String,
-    type_name: String,
+    info: TargetInfo,
     kind: ErrorKind,
     message: String,
-    key: Template,
 }
 
 impl FailedTarget {
     pub fn new(spec: &TargetSpec, error: Error) -> Self {
         tracing::error!("[targets.{}]: {error}", spec.name);
+        // No placeholder: the mapping needs no column for a target that cannot run.
+        let key = Template::parse("unavailable").unwrap_or_else(|_| unreachable!());
+        let message = error.message().to_string();
         FailedTarget {
-            name: spec.name.clone(),
-            type_name: spec.type_name.clone(),
+            info: TargetInfo::new(&spec.name, &spec.type_name, key, Profile::square(648))
+                .summary(format!("unusable: {message}")),
             kind: error.kind(),
-            message: error.message().to_string(),
-            // No placeholder: the mapping needs no column for a target that cannot run.
-            key: Template::parse("unavailable").unwrap_or_else(|_| unreachable!()),
+            message,
         }
     }
 
@@ -382,34 +363,18 @@ impl FailedTarget {
     }
 }
 
-#[async_trait]
 impl Target for FailedTarget {
-    fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name.clone(),
-            type_name: self.type_name.clone(),
-            summary: format!("unusable: {}", self.message),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: Profile::square(648),
-            read_back: false,
-            delete: false,
-            resolves_people: false,
-            max_concurrency: 1,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.key
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
 
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
         Ok(Subject::new(String::new(), person))
     }
+}
 
+#[async_trait]
+impl TargetIo for FailedTarget {
     async fn check(&self) -> Result<CheckReport> {
         Err(self.error())
     }

@@ -174,7 +174,7 @@ async fn webhook_check_pings_and_http_errors_keep_their_meaning() {
     );
     let s = ok.subject(fixtures::arc_person(1)).unwrap();
     let receipt = ok
-        .put_photo(&s, &fixtures::photo(ok.capabilities().profile, 1))
+        .put_photo(&s, &fixtures::photo(ok.info().capabilities.profile, 1))
         .await
         .unwrap();
     assert_eq!(receipt.request_id.as_deref(), Some("req-42"));
@@ -190,7 +190,7 @@ async fn webhook_check_pings_and_http_errors_keep_their_meaning() {
         ),
     );
     let e = wrong
-        .put_photo(&s, &fixtures::photo(wrong.capabilities().profile, 1))
+        .put_photo(&s, &fixtures::photo(wrong.info().capabilities.profile, 1))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
@@ -204,7 +204,7 @@ async fn webhook_check_pings_and_http_errors_keep_their_meaning() {
         &format!("url = {:?}", receiver.url("/hooks/busy")),
     );
     let e = busy
-        .put_photo(&s, &fixtures::photo(busy.capabilities().profile, 1))
+        .put_photo(&s, &fixtures::photo(busy.info().capabilities.profile, 1))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Throttled, "{e}");
@@ -274,7 +274,7 @@ async fn share_index_is_written_at_finish_and_kept_across_runs() {
     let dir = tempfile::tempdir().unwrap();
     let options = format!("dir = {:?}\ntitle = \"Room 12\"", dir.path());
     let t = common::build(&registry, "share", "share", &options);
-    let profile = t.capabilities().profile;
+    let profile = t.info().capabilities.profile;
     assert_eq!((profile.width, profile.height), (400, 500));
     for n in [1, 2] {
         let s = t.subject(fixtures::arc_person(n)).unwrap();
@@ -341,7 +341,7 @@ fn discovered_plugins_are_listed_with_version_source_and_options() {
 /// The failing target's first put: the error, and how long it took.
 async fn first_put(t: &Arc<dyn Target>) -> (picday_core::Error, Duration) {
     let s = t.subject(fixtures::arc_person(1)).unwrap();
-    let photo = fixtures::photo(t.capabilities().profile, 1);
+    let photo = fixtures::photo(t.info().capabilities.profile, 1);
     let start = Instant::now();
     let e = t.put_photo(&s, &photo).await.unwrap_err();
     (e, start.elapsed())
@@ -357,7 +357,7 @@ async fn others_still_work(registry: &picday_core::Registry) {
         &format!("dir = {:?}", dir.path()),
     );
     let s = t.subject(fixtures::arc_person(5)).unwrap();
-    t.put_photo(&s, &fixtures::photo(t.capabilities().profile, 5))
+    t.put_photo(&s, &fixtures::photo(t.info().capabilities.profile, 5))
         .await
         .expect("the other target must keep working");
 }

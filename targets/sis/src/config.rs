@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
-use picday_core::{PhotoLimits, PhotoOptions, Profile, Result, Target, TargetSpec, Template};
+use picday_core::{
+    KeyOption, OptionSet, PhotoLimits, PhotoOption, Profile, Result, Shape, Shared, Target,
+    TargetSpec, Template,
+};
 use serde::Deserialize;
 
 use crate::package::check_id;
@@ -38,22 +41,13 @@ fn default_staff_value() -> String {
     "STAFF".into()
 }
 
+/// A PowerSchool section's own options (the shared ones are declared by [`shared`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PowerSchoolConfig {
     dir: PathBuf,
-    #[serde(default = "default_id")]
-    id: Template,
     #[serde(default)]
     package: Option<String>,
-    #[serde(default)]
-    width: Option<u32>,
-    #[serde(default)]
-    height: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
-    #[serde(default)]
-    max_bytes: Option<usize>,
     #[serde(default = "default_staff_id")]
     staff_id: Template,
     #[serde(default = "default_staff_column")]
@@ -66,18 +60,8 @@ struct PowerSchoolConfig {
 #[serde(deny_unknown_fields)]
 struct InfiniteCampusConfig {
     dir: PathBuf,
-    #[serde(default = "default_id")]
-    id: Template,
     #[serde(default)]
     package: Option<String>,
-    #[serde(default)]
-    width: Option<u32>,
-    #[serde(default)]
-    height: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
-    #[serde(default)]
-    max_bytes: Option<usize>,
     #[serde(default)]
     max_zip_bytes: Option<u64>,
 }
@@ -86,18 +70,33 @@ struct InfiniteCampusConfig {
 #[serde(deny_unknown_fields)]
 struct AeriesConfig {
     dir: PathBuf,
-    #[serde(default = "default_id")]
-    id: Template,
     #[serde(default)]
     package: Option<String>,
-    #[serde(default)]
-    width: Option<u32>,
-    #[serde(default)]
-    height: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
-    #[serde(default)]
-    max_bytes: Option<usize>,
+}
+
+/// The shared options of a SIS type: the id template, a portrait photo of any width and
+/// height (with Infinite Campus's per-file budget by default). Packages are written on this
+/// machine, so concurrency is not an option.
+fn shared(kind: Kind) -> Shared {
+    let mut limits = PhotoLimits::new((DEFAULT_WIDTH, DEFAULT_HEIGHT), 16..=4096);
+    if kind == Kind::InfiniteCampus {
+        limits = limits.with_max_bytes(Some(IC_MAX_BYTES), 1..=usize::MAX, None);
+    }
+    Shared {
+        key: Some(KeyOption {
+            name: "id",
+            default: "{student_id}",
+            help: match kind {
+                Kind::Aeries => "id template: the Permanent ID (STU.ID); file names are <id>.jpg",
+                Kind::InfiniteCampus => {
+                    "id template: the identifier the Photo Import matches (student number or person id)"
+                }
+                Kind::PowerSchool => "id template for students: the Student_Number",
+            },
+        }),
+        photo: Some(PhotoOption::new(Shape::Sized, limits)),
+        concurrency: None,
+    }
 }
 
 /// Everything a [`SisTarget`] needs, whatever its type.
@@ -150,125 +149,89 @@ impl Settings {
 #[derive(Debug)]
 pub struct SisFactory(pub Kind);
 
-fn common_options(kind: Kind) -> Vec<OptionDoc> {
+/// The documentation of a SIS type's own options.
+fn own_options(kind: Kind) -> Vec<OptionDoc> {
     let mut options = vec![
         OptionDoc::required(
             "dir",
             "folder for the package files, relative to picday.toml; created if missing",
         ),
         OptionDoc::optional(
-            "id",
-            "\"{student_id}\"",
-            match kind {
-                Kind::Aeries => "id template: the Permanent ID (STU.ID); file names are <id>.jpg",
-                Kind::InfiniteCampus => {
-                    "id template: the identifier the Photo Import matches (student number or person id)"
-                }
-                Kind::PowerSchool => "id template for students: the Student_Number",
-            },
-        ),
-        OptionDoc::optional(
             "package",
             "the target's name",
             "base name of the package files (<package>.zip, <package>.manifest.json)",
         ),
-        OptionDoc::optional("width", "240", "photo width in pixels"),
-        OptionDoc::optional(
-            "height",
-            "300",
-            "photo height in pixels (portrait: 4:5 or 2:3)",
-        ),
-        OptionDoc::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
     ];
     match kind {
-        Kind::InfiniteCampus => {
-            options.push(OptionDoc::optional(
-                "max_bytes",
-                "3000000",
-                "largest photo file; quality is lowered to fit",
-            ));
-            options.push(OptionDoc::optional(
-                "max_zip_bytes",
-                "100000000",
-                "largest zip; the package is split into parts below it",
-            ));
-        }
-        Kind::PowerSchool => {
-            options.push(OptionDoc::optional(
-                "max_bytes",
-                "none",
-                "largest photo file; quality is lowered to fit",
-            ));
-            options.push(OptionDoc::optional(
+        Kind::InfiniteCampus => options.push(OptionDoc::optional(
+            "max_zip_bytes",
+            "100000000",
+            "largest zip; the package is split into parts below it",
+        )),
+        Kind::PowerSchool => options.extend([
+            OptionDoc::optional(
                 "staff_id",
                 "\"{teacher_number}\"",
                 "id template for staff: the TeacherNumber",
-            ));
-            options.push(OptionDoc::optional(
-                "staff_column",
-                "\"grade\"",
-                "the column that marks staff",
-            ));
-            options.push(OptionDoc::optional(
+            ),
+            OptionDoc::optional("staff_column", "\"grade\"", "the column that marks staff"),
+            OptionDoc::optional(
                 "staff_value",
                 "\"STAFF\"",
                 "the value of staff_column for staff (case ignored); staff go to a separate package",
-            ));
-        }
-        Kind::Aeries => options.push(OptionDoc::optional(
-            "max_bytes",
-            "none",
-            "largest photo file; quality is lowered to fit",
-        )),
+            ),
+        ]),
+        Kind::Aeries => {}
     }
     options
+}
+
+fn option_set(kind: Kind) -> OptionSet {
+    let (shared, own) = (shared(kind), own_options(kind));
+    match kind {
+        Kind::PowerSchool => OptionSet::new::<PowerSchoolConfig>(shared, own),
+        Kind::InfiniteCampus => OptionSet::new::<InfiniteCampusConfig>(shared, own),
+        Kind::Aeries => OptionSet::new::<AeriesConfig>(shared, own),
+    }
 }
 
 impl TargetFactory for SisFactory {
     fn info(&self) -> TypeInfo {
         let kind = self.0;
-        TypeInfo {
-            name: kind.type_name().into(),
-            aliases: match kind {
-                Kind::InfiniteCampus => vec!["infinitecampus".into()],
-                Kind::PowerSchool | Kind::Aeries => Vec::new(),
-            },
-            summary: match kind {
-                Kind::PowerSchool => {
-                    "PowerSchool Import Pictures package: flat zip of JPEGs + tab-delimited map"
-                }
-                Kind::InfiniteCampus => {
-                    "Infinite Campus Photo Import package: zip of <id>.jpg, split below 100 MB"
-                }
-                Kind::Aeries => "Aeries Mass Add Pictures package: zip of <permanent id>.jpg",
+        let aliases: &[&str] = match kind {
+            Kind::InfiniteCampus => &["infinitecampus"],
+            Kind::PowerSchool | Kind::Aeries => &[],
+        };
+        let summary = match kind {
+            Kind::PowerSchool => {
+                "PowerSchool Import Pictures package: flat zip of JPEGs + tab-delimited map"
             }
-            .into(),
-            source: "built-in".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            options: common_options(kind),
-        }
+            Kind::InfiniteCampus => {
+                "Infinite Campus Photo Import package: zip of <id>.jpg, split below 100 MB"
+            }
+            Kind::Aeries => "Aeries Mass Add Pictures package: zip of <permanent id>.jpg",
+        };
+        TypeInfo::builtin(kind.type_name(), aliases, summary, &option_set(kind))
     }
 
     fn build(&self, spec: &TargetSpec) -> Result<Arc<dyn Target>> {
         let kind = self.0;
         let mut settings = Settings::new(&spec.name, kind, PathBuf::new());
-        let (dir, id, package, photo) = match kind {
+        let shared = shared(kind);
+        let (dir, package, profile, id) = match kind {
             Kind::PowerSchool => {
-                let c: PowerSchoolConfig = spec.parse()?;
+                let o = spec.options::<PowerSchoolConfig>(&shared)?;
+                let c = &o.own;
                 settings.staff = Some(Staff {
-                    id: c.staff_id,
+                    id: c.staff_id.clone(),
                     column: c.staff_column.trim().to_lowercase(),
-                    value: c.staff_value,
+                    value: c.staff_value.clone(),
                 });
-                (
-                    c.dir,
-                    c.id,
-                    c.package,
-                    PhotoOptions::sized(c.width, c.height, c.quality, c.max_bytes),
-                )
+                (c.dir.clone(), c.package.clone(), o.profile()?, o.key()?)
             }
             Kind::InfiniteCampus => {
-                let c: InfiniteCampusConfig = spec.parse()?;
+                let o = spec.options::<InfiniteCampusConfig>(&shared)?;
+                let c = &o.own;
                 if let Some(max) = c.max_zip_bytes {
                     if max < 4096 {
                         return Err(spec.invalid(
@@ -278,32 +241,14 @@ impl TargetFactory for SisFactory {
                     }
                     settings.max_zip_bytes = max;
                 }
-                (
-                    c.dir,
-                    c.id,
-                    c.package,
-                    PhotoOptions::sized(
-                        c.width,
-                        c.height,
-                        c.quality,
-                        c.max_bytes.or(Some(IC_MAX_BYTES)),
-                    ),
-                )
+                (c.dir.clone(), c.package.clone(), o.profile()?, o.key()?)
             }
             Kind::Aeries => {
-                let c: AeriesConfig = spec.parse()?;
-                (
-                    c.dir,
-                    c.id,
-                    c.package,
-                    PhotoOptions::sized(c.width, c.height, c.quality, c.max_bytes),
-                )
+                let o = spec.options::<AeriesConfig>(&shared)?;
+                let c = &o.own;
+                (c.dir.clone(), c.package.clone(), o.profile()?, o.key()?)
             }
         };
-        let profile = spec.profile(
-            photo,
-            &PhotoLimits::new((DEFAULT_WIDTH, DEFAULT_HEIGHT), 16..=4096),
-        )?;
         let package = package.unwrap_or_else(|| spec.name.clone());
         check_id(&package).map_err(|e| {
             spec.invalid(

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use picday_core::{
-    Capabilities, CheckReport, Error, Person, Photo, Profile, Receipt, Result, Subject, Target,
-    TargetInfo, Template, ensure_profile,
+    CheckReport, Error, Person, Photo, Profile, Receipt, Result, Subject, Target, TargetInfo,
+    TargetIo, Template,
 };
 
 use crate::config::Settings;
@@ -100,6 +100,7 @@ impl State {
 /// A PowerSchool, Infinite Campus or Aeries package.
 #[derive(Debug)]
 pub struct SisTarget {
+    info: Arc<TargetInfo>,
     settings: Settings,
     state: Arc<Mutex<State>>,
 }
@@ -110,9 +111,42 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 impl SisTarget {
     pub fn new(settings: Settings) -> Self {
+        let s = &settings;
+        let vendor = match s.kind {
+            Kind::PowerSchool => "PowerSchool",
+            Kind::InfiniteCampus => "Infinite Campus",
+            Kind::Aeries => "Aeries",
+        };
+        let mut info = TargetInfo::new(&s.name, s.kind.type_name(), s.id.clone(), s.profile)
+            .summary(format!(
+                "{vendor} package {} in {} as {}.jpg",
+                s.package,
+                s.dir.display(),
+                s.id
+            ))
+            .setting("dir", s.dir.display())
+            .setting("package", &s.package)
+            .setting("max_zip_bytes", s.max_zip_bytes)
+            .other_keys(s.staff.iter().map(|st| st.id.clone()))
+            .max_concurrency(4);
+        if let Some(staff) = &s.staff {
+            info = info
+                .setting("staff_column", &staff.column)
+                .setting("staff_value", &staff.value);
+        }
         SisTarget {
+            info: Arc::new(info),
             settings,
             state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    /// Another handle on the same target and package state, for a blocking worker.
+    fn handle(&self) -> SisTarget {
+        SisTarget {
+            info: self.info.clone(),
+            settings: self.settings.clone(),
+            state: self.state.clone(),
         }
     }
 
@@ -389,43 +423,9 @@ impl SisTarget {
     }
 }
 
-#[async_trait]
 impl Target for SisTarget {
-    fn describe(&self) -> TargetInfo {
-        let s = &self.settings;
-        TargetInfo {
-            name: s.name.clone(),
-            type_name: s.kind.type_name().into(),
-            summary: format!(
-                "{} package {} in {} as {}.jpg",
-                match s.kind {
-                    Kind::PowerSchool => "PowerSchool",
-                    Kind::InfiniteCampus => "Infinite Campus",
-                    Kind::Aeries => "Aeries",
-                },
-                s.package,
-                s.dir.display(),
-                s.id
-            ),
-        }
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            profile: self.settings.profile,
-            read_back: false,
-            delete: false,
-            resolves_people: false,
-            max_concurrency: 4,
-        }
-    }
-
-    fn key_template(&self) -> &Template {
-        &self.settings.id
-    }
-
-    fn other_key_templates(&self) -> Vec<&Template> {
-        self.settings.staff.iter().map(|s| &s.id).collect()
+    fn info(&self) -> &TargetInfo {
+        &self.info
     }
 
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
@@ -437,7 +437,10 @@ impl Target for SisTarget {
             }
         }
     }
+}
 
+#[async_trait]
+impl TargetIo for SisTarget {
     async fn check(&self) -> Result<CheckReport> {
         let s = self.settings.clone();
         let mut report = CheckReport::default();
@@ -495,14 +498,7 @@ impl Target for SisTarget {
                 return Err(e);
             }
         };
-        if let Err(e) = ensure_profile(&self.capabilities(), photo) {
-            lock(&self.state).leave_out(&person, Some(id), e.message().to_string());
-            return Err(e);
-        }
-        let this = SisTarget {
-            settings: self.settings.clone(),
-            state: self.state.clone(),
-        };
+        let this = self.handle();
         let photo = photo.clone();
         let file = format!("{id}.jpg");
         let base = self.base(group);
@@ -515,10 +511,7 @@ impl Target for SisTarget {
     }
 
     async fn finish(&self) -> Result<Option<String>> {
-        let this = SisTarget {
-            settings: self.settings.clone(),
-            state: self.state.clone(),
-        };
+        let this = self.handle();
         tokio::task::spawn_blocking(move || this.write_package())
             .await
             .unwrap_or_else(|e| Err(Error::internal(format!("package worker failed: {e}"))))

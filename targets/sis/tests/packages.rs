@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use picday_core::engine::{Engine, Quiet, RunSummary, RunTarget};
-use picday_core::layers::DryRun;
+use picday_core::layers::{StackOptions, stack};
 use picday_core::mapping::KeyFields;
 use picday_core::pspa::{PspaOptions, read_delivery};
 use picday_core::{Person, Registry, Status, Target, TargetSpec};
@@ -326,7 +326,11 @@ async fn packages_are_byte_identical_across_runs() {
 async fn dry_run_writes_no_package() {
     let d = tempfile::tempdir().unwrap();
     let ps = build("powerschool", "ps", "dir = \"out\"", d.path());
-    let dry: Arc<dyn Target> = Arc::new(DryRun::new(ps));
+    let options = StackOptions {
+        dry_run: true,
+        ..StackOptions::default()
+    };
+    let dry: Arc<dyn Target> = stack(ps, &options);
     let summary = run(people(), &[("ps", dry)]).await;
     assert!(summary.outcomes.iter().all(|o| o.status != Status::Failed));
     assert!(!d.path().join("out").exists(), "{:?}", files_in(d.path()));

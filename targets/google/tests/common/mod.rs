@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use picday_core::layers::RetryPolicy;
 use picday_core::{Person, Subject, Target, TargetSpec};
-use picday_target_google::{GoogleConfig, GoogleTarget, Settings};
+use picday_target_google::{GoogleTarget, Settings};
 
 pub const CLIENT_EMAIL: &str = "picday-sync@picday-test.iam.gserviceaccount.com";
 pub const CLIENT_ID: &str = "104000000000000000042";
@@ -56,8 +56,7 @@ pub fn quick_retries(max_attempts: u32) -> RetryPolicy {
 pub fn target(dir: &Path, server: &str, extra: &str) -> GoogleTarget {
     let extra = format!("admin = \"{ADMIN}\"\n{extra}");
     let spec = spec(dir, server, &extra);
-    let cfg: GoogleConfig = spec.parse().unwrap();
-    GoogleTarget::new(Settings::from_config(&spec, cfg).unwrap())
+    GoogleTarget::new(Settings::from_spec(&spec).unwrap())
         .unwrap()
         .with_retry_policy(quick_retries(10))
 }

@@ -13,13 +13,18 @@
 //! to the journal as a backup; and every outcome is recorded as soon as it is final, so that a
 //! killed run loses at most the deliveries in flight.
 
+mod deliver;
+
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+use deliver::on_blocking;
+pub use deliver::{Change, Deliverer, Job};
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{Person, Photo, Profile, Subject};
@@ -104,6 +109,8 @@ pub trait Observer: Send + Sync {
     fn outcome(&self, _outcome: &Outcome) {}
     /// A person's photo was not read at all: every target already has it (see [`Journal`]).
     fn photo_unchanged(&self, _person: &Person) {}
+    /// A photo the pipeline did not make (a saved one put back) is about to be sent.
+    fn photo_loaded(&self, _photo: &Photo) {}
 }
 
 /// The source photo as it was before the run read it: the quick half of "unchanged".
@@ -204,23 +211,58 @@ impl Engine {
         }
     }
 
-    /// The fingerprint of everything besides the source photo that shapes what a target gets.
+    /// The fingerprint of everything besides the source photo that shapes what a target gets:
+    /// the profile, the type, the key templates, the target's declared settings and the
+    /// pipeline's. Built from structured values only, so rewording a summary or a message
+    /// never makes a push send everything again.
     pub fn settings_fingerprint(&self, target: &dyn Target) -> String {
-        let caps = target.capabilities();
-        let info = target.describe();
-        let text = format!(
-            "{}\n{}\n{}\n{}\n{:?}",
-            caps.profile.fingerprint(),
-            info.type_name,
-            info.summary,
-            target.key_template(),
-            self.pipeline
-        );
+        let info = target.info();
+        let profile = info.profile().fingerprint();
+        let mut text = format!("{profile}\ntype={}\n", info.type_name);
+        for key in info.key_templates() {
+            text.push_str(&format!("key={key}\n"));
+        }
+        for (name, value) in &info.settings {
+            text.push_str(&format!("{name}={value}\n"));
+        }
+        text.push_str(&format!(
+            "crop={:?}\nmax_pixels={}",
+            self.pipeline.crop, self.pipeline.max_pixels
+        ));
         format!(
-            "{}/{}",
-            caps.profile.fingerprint(),
+            "{profile}/{}",
             &blake3::hash(text.as_bytes()).to_hex()[..16]
         )
+    }
+
+    /// Runs the pipeline over every person without sending anything (`check`, `preview`),
+    /// one photo per worker at once, handing each result to `done` as it completes.
+    pub async fn process_all(
+        &self,
+        people: &[Person],
+        profiles: &[Profile],
+        mut done: impl FnMut(Person, Result<Processed, Error>),
+    ) {
+        let cpu = Arc::new(Semaphore::new(self.worker_count()));
+        let profiles: Vec<Profile> = profiles.to_vec();
+        let mut tasks = JoinSet::new();
+        for person in people.iter().cloned() {
+            let job = Processing {
+                pipeline: self.pipeline.clone(),
+                cpu: cpu.clone(),
+            };
+            let profiles = profiles.clone();
+            tasks.spawn(async move {
+                let result = job.process(&person, profiles).await;
+                (person, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((person, result)) => done(person, result),
+                Err(e) => tracing::error!("a photo task failed: {e}"),
+            }
+        }
     }
 
     /// Runs every person through every target.
@@ -234,7 +276,7 @@ impl Engine {
         let workers = self.worker_count();
         let network: usize = targets
             .iter()
-            .map(|t| t.target.capabilities().max_concurrency)
+            .map(|t| t.target.info().capabilities.max_concurrency)
             .sum();
         let window = if self.window > 0 {
             self.window
@@ -248,7 +290,7 @@ impl Engine {
             .map(|t| Arc::from(self.settings_fingerprint(&*t.target)))
             .collect();
         let targets = Arc::new(targets);
-        let journal_errors = Arc::new(Mutex::new(Vec::new()));
+        let deliverer = Arc::new(Deliverer::new(self.journal.clone(), observer));
 
         let mut summary = RunSummary::default();
         let mut tasks = JoinSet::new();
@@ -262,7 +304,7 @@ impl Engine {
             };
             let Some(permit) = permit else {
                 summary.interrupted = true;
-                unstarted.extend(not_started(Arc::new(person), &targets, &*observer));
+                unstarted.extend(not_started(&Arc::new(person), &targets));
                 break;
             };
             while let Some(done) = tasks.try_join_next() {
@@ -270,13 +312,14 @@ impl Engine {
             }
             let person = Arc::new(person);
             let ctx = PersonJob {
-                pipeline: self.pipeline.clone(),
-                cpu: cpu.clone(),
+                processing: Processing {
+                    pipeline: self.pipeline.clone(),
+                    cpu: cpu.clone(),
+                },
                 targets: targets.clone(),
                 settings: settings.clone(),
-                observer: observer.clone(),
                 journal: self.journal.clone(),
-                journal_errors: journal_errors.clone(),
+                deliverer: deliverer.clone(),
             };
             tasks.spawn(async move {
                 let outcomes = ctx.run(person).await;
@@ -285,23 +328,9 @@ impl Engine {
             });
         }
         for person in people {
-            unstarted.extend(not_started(Arc::new(person), &targets, &*observer));
+            unstarted.extend(not_started(&Arc::new(person), &targets));
         }
-        if let Some(journal) = &self.journal
-            && !unstarted.is_empty()
-        {
-            let journal = journal.clone();
-            let batch = unstarted.clone();
-            let errors = journal_errors.clone();
-            on_blocking(move || {
-                for o in &batch {
-                    if let Err(e) = journal.record(None, o) {
-                        note_journal_error(&errors, &e);
-                    }
-                }
-            })
-            .await;
-        }
+        deliverer.record_all(&unstarted).await;
         summary.outcomes.extend(unstarted);
         while let Some(done) = tasks.join_next().await {
             collect(&mut summary, done);
@@ -329,37 +358,11 @@ impl Engine {
                 }
             }
         }
-        let errors = std::mem::take(&mut *lock(&journal_errors));
-        if let Some(first) = errors.first() {
-            summary.notes.push(format!(
-                "state: {} outcome(s) could not be recorded (first: {first}); the next push may send them again",
-                errors.len()
-            ));
-        }
+        summary.notes.extend(deliverer.recording_note());
         summary.outcomes.sort_by(|a, b| {
             (a.person.origin.line, &a.target).cmp(&(b.person.origin.line, &b.target))
         });
         summary
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn note_journal_error(errors: &Mutex<Vec<String>>, e: &Error) {
-    tracing::error!("recording in the state failed: {e}");
-    lock(errors).push(e.to_string());
-}
-
-/// Runs blocking journal work off the async workers; `None` if the worker panicked.
-async fn on_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => Some(v),
-        Err(e) => {
-            tracing::error!("a state worker failed: {e}");
-            None
-        }
     }
 }
 
@@ -371,61 +374,50 @@ fn collect(summary: &mut RunSummary, done: Result<Vec<Outcome>, tokio::task::Joi
     }
 }
 
-fn not_started(
-    person: Arc<Person>,
-    targets: &[RunTarget],
-    observer: &dyn Observer,
-) -> Vec<Outcome> {
+/// The outcomes of a person the run never reached (recorded and reported by the caller).
+fn not_started(person: &Arc<Person>, targets: &[RunTarget]) -> Vec<Outcome> {
     targets
         .iter()
         .map(|t| {
-            let o = outcome(
-                &person,
-                t,
-                None,
-                Status::Skipped,
+            let mut o = Outcome::new(person, &t.name, None);
+            o.set_skipped(
                 Some(ErrorKind::Cancelled),
-                "interrupted before this person was processed; run push again to finish".into(),
+                "interrupted before this person was processed; run push again to finish",
             );
-            observer.outcome(&o);
             o
         })
         .collect()
 }
 
-fn outcome(
-    person: &Arc<Person>,
-    target: &RunTarget,
-    key: Option<String>,
-    status: Status,
-    kind: Option<ErrorKind>,
-    reason: String,
-) -> Outcome {
-    Outcome {
-        person: person.clone(),
-        target: target.name.clone(),
-        key,
-        status,
-        kind,
-        reason,
-        context: Vec::new(),
-        receipt: None,
-        photo: None,
-        flags: Vec::new(),
-        source_hash: None,
-        unchanged_since: None,
+/// Photo processing on the blocking pool, at most one photo per worker at once.
+struct Processing {
+    pipeline: Pipeline,
+    cpu: Arc<Semaphore>,
+}
+
+impl Processing {
+    async fn process(&self, person: &Person, profiles: Vec<Profile>) -> Result<Processed, Error> {
+        let _cpu = self
+            .cpu
+            .acquire()
+            .await
+            .map_err(|_| Error::cancelled("the run is shutting down"))?;
+        let pipeline = self.pipeline.clone();
+        let path = person.photo.clone();
+        tokio::task::spawn_blocking(move || pipeline.process(&path, &profiles))
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("photo worker failed: {e}"))))
     }
 }
 
 struct PersonJob {
-    pipeline: Pipeline,
-    cpu: Arc<Semaphore>,
+    processing: Processing,
     targets: Arc<Vec<RunTarget>>,
     /// Per target, in the same order: [`Engine::settings_fingerprint`].
     settings: Arc<[Arc<str>]>,
-    observer: Arc<dyn Observer>,
+    /// Asked which targets already have the photo.
     journal: Option<Arc<dyn Journal>>,
-    journal_errors: Arc<Mutex<Vec<String>>>,
+    deliverer: Arc<Deliverer>,
 }
 
 /// A target still to be served for a person: its index, its subject (or why there is none)
@@ -438,58 +430,38 @@ struct Pending {
 
 impl PersonJob {
     async fn run(self, person: Arc<Person>) -> Vec<Outcome> {
+        let observer = self.deliverer.observer().clone();
         let (mut outcomes, pending) = self.skip_unchanged(&person).await;
         if pending.is_empty() {
-            self.observer.photo_unchanged(&person);
+            observer.photo_unchanged(&person);
             return outcomes;
         }
         let profiles: Vec<Profile> = pending
             .iter()
-            .map(|p| self.targets[p.index].target.capabilities().profile)
+            .map(|p| self.targets[p.index].target.info().profile())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let processed = self.process(&person, profiles).await;
-        self.observer.photo_done(&person, processed.as_ref());
+        let processed = self.processing.process(&person, profiles).await;
+        observer.photo_done(&person, processed.as_ref());
         let processed = match processed {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 for p in pending {
                     let t = &self.targets[p.index];
-                    let mut o = outcome(
-                        &person,
-                        t,
-                        p.subject.ok().map(|s| s.key),
-                        Status::Failed,
-                        Some(e.kind()),
-                        format!("photo {}: {}", person.photo.display(), e.message()),
-                    );
-                    o.context = context_of(&e);
-                    self.finish(p.delivery, &o).await;
+                    let key = p.subject.ok().map(|s| s.key);
+                    let mut o = Outcome::new(&person, &t.name, key.as_deref());
+                    o.set_failed(&e);
+                    o.reason = format!("photo {}: {}", person.photo.display(), e.message());
+                    self.deliverer.record(p.delivery, &o).await;
                     outcomes.push(o);
                 }
                 return outcomes;
             }
         };
-        let sends = pending.into_iter().map(|p| {
-            let person = person.clone();
-            let processed = processed.clone();
-            let this = &self;
-            async move {
-                let t = &this.targets[p.index];
-                let o = send(
-                    &person,
-                    t,
-                    p.subject,
-                    p.delivery.as_ref(),
-                    this.journal.as_ref(),
-                    &processed,
-                )
-                .await;
-                this.finish(p.delivery, &o).await;
-                o
-            }
-        });
+        let sends = pending
+            .into_iter()
+            .map(|p| self.send(&person, p, &processed));
         outcomes.extend(futures::future::join_all(sends).await);
         outcomes
     }
@@ -497,24 +469,23 @@ impl PersonJob {
     /// Makes each target's subject and, with a journal, skips the targets that already have
     /// this photo. Returns the skipped outcomes and the targets left to serve.
     async fn skip_unchanged(&self, person: &Arc<Person>) -> (Vec<Outcome>, Vec<Pending>) {
-        let Some(journal) = self.journal.clone() else {
-            let pending = self
-                .targets
-                .iter()
-                .enumerate()
-                .map(|(index, t)| Pending {
-                    index,
-                    subject: t.target.subject(person.clone()),
-                    delivery: None,
-                })
-                .collect();
-            return (Vec::new(), pending);
-        };
         let subjects: Vec<Result<Subject, Error>> = self
             .targets
             .iter()
             .map(|t| t.target.subject(person.clone()))
             .collect();
+        let Some(journal) = self.journal.clone() else {
+            let pending = subjects
+                .into_iter()
+                .enumerate()
+                .map(|(index, subject)| Pending {
+                    index,
+                    subject,
+                    delivery: None,
+                })
+                .collect();
+            return (Vec::new(), pending);
+        };
         let keys: Vec<Option<String>> = subjects
             .iter()
             .map(|s| s.as_ref().ok().map(|s| s.key.clone()))
@@ -557,16 +528,10 @@ impl PersonJob {
                 None => (None, None),
             };
             if let (Some(run), Ok(subject)) = (since, &subject) {
-                let mut o = outcome(
-                    person,
-                    &self.targets[index],
-                    Some(subject.key.clone()),
-                    Status::Skipped,
-                    None,
-                    format!("unchanged since run {run}"),
-                );
+                let mut o = Outcome::new(person, &self.targets[index].name, Some(&subject.key));
+                o.set_skipped(None, format!("unchanged since run {run}"));
                 o.unchanged_since = Some(run);
-                self.finish(delivery, &o).await;
+                self.deliverer.record(delivery, &o).await;
                 skipped.push(o);
             } else {
                 pending.push(Pending {
@@ -579,140 +544,32 @@ impl PersonJob {
         (skipped, pending)
     }
 
-    /// Records a final outcome (durably, before anyone hears of it) and tells the observer.
-    async fn finish(&self, delivery: Option<Delivery>, o: &Outcome) {
-        if let Some(journal) = self.journal.clone() {
-            let record = o.clone();
-            let errors = self.journal_errors.clone();
-            on_blocking(move || {
-                if let Err(e) = journal.record(delivery.as_ref(), &record) {
-                    note_journal_error(&errors, &e);
-                }
-            })
-            .await;
-        }
-        self.observer.outcome(o);
-    }
-
-    async fn process(
-        &self,
-        person: &Arc<Person>,
-        profiles: Vec<Profile>,
-    ) -> Result<Processed, Error> {
-        let _cpu = self
-            .cpu
-            .acquire()
-            .await
-            .map_err(|_| Error::cancelled("the run is shutting down"))?;
-        let pipeline = self.pipeline.clone();
-        let path = person.photo.clone();
-        tokio::task::spawn_blocking(move || pipeline.process(&path, &profiles))
-            .await
-            .unwrap_or_else(|e| Err(Error::internal(format!("photo worker failed: {e}"))))
-    }
-}
-
-async fn send(
-    person: &Arc<Person>,
-    t: &RunTarget,
-    subject: Result<Subject, Error>,
-    delivery: Option<&Delivery>,
-    journal: Option<&Arc<dyn Journal>>,
-    processed: &Processed,
-) -> Outcome {
-    let caps = t.target.capabilities();
-    let subject = match subject {
-        Ok(s) => s,
-        Err(e) => {
-            let mut o = outcome(
-                person,
-                t,
-                None,
-                Status::Skipped,
-                Some(e.kind()),
-                e.message().into(),
-            );
-            o.source_hash = Some(processed.source_hash.clone());
+    /// Sends the processed photo to one pending target through the delivery step.
+    async fn send(&self, person: &Arc<Person>, p: Pending, processed: &Processed) -> Outcome {
+        let t = &self.targets[p.index];
+        let subject = match p.subject {
+            Ok(s) => s,
+            Err(e) => {
+                let mut o = Outcome::new(person, &t.name, None);
+                o.set_skipped(Some(e.kind()), e.message());
+                o.source_hash = Some(processed.source_hash.clone());
+                self.deliverer.record(p.delivery, &o).await;
+                return o;
+            }
+        };
+        let mut o =
+            Outcome::new(person, &t.name, Some(&subject.key)).with_flags(processed.flags.clone());
+        o.source_hash = Some(processed.source_hash.clone());
+        let profile = t.target.info().profile();
+        let Some(photo) = processed.photos.get(&profile) else {
+            o.set_failed(&Error::internal(format!(
+                "no photo was rendered for profile {profile}"
+            )));
+            self.deliverer.record(p.delivery, &o).await;
             return o;
-        }
-    };
-    let Some(photo) = processed.photos.get(&caps.profile) else {
-        return outcome(
-            person,
-            t,
-            Some(subject.key),
-            Status::Failed,
-            Some(ErrorKind::Internal),
-            format!("no photo was rendered for profile {}", caps.profile),
-        );
-    };
-    let backed_up = match (journal, delivery) {
-        (Some(journal), Some(delivery)) if caps.read_back && journal.backups() => {
-            backup(&*t.target, &subject, journal, delivery).await
-        }
-        _ => Ok(()),
-    };
-    let result = match backed_up {
-        Ok(()) => t.target.put_photo(&subject, photo).await,
-        Err(e) => Err(e),
-    };
-    let mut o = match result {
-        Ok(receipt) => {
-            let mut o = outcome(
-                person,
-                t,
-                Some(subject.key),
-                Status::Sent,
-                None,
-                receipt.detail.clone(),
-            );
-            o.receipt = Some(receipt);
-            o
-        }
-        Err(e) => {
-            let mut o = outcome(
-                person,
-                t,
-                Some(subject.key),
-                Status::Failed,
-                Some(e.kind()),
-                e.message().to_string(),
-            );
-            o.context = context_of(&e);
-            o
-        }
-    };
-    o.photo = Some(photo.into());
-    o.flags = processed.flags.clone();
-    o.source_hash = Some(processed.source_hash.clone());
-    o
-}
-
-/// Reads the target's current photo and hands it to the journal; an error means the photo
-/// must not be overwritten.
-async fn backup(
-    target: &dyn Target,
-    subject: &Subject,
-    journal: &Arc<dyn Journal>,
-    delivery: &Delivery,
-) -> Result<(), Error> {
-    let current = target
-        .get_photo(subject)
-        .await
-        .map_err(|e| e.prefixed("reading the current photo for the backup (nothing was sent)"))?;
-    let journal = journal.clone();
-    let delivery = delivery.clone();
-    on_blocking(move || journal.save_backup(&delivery, current))
-        .await
-        .unwrap_or_else(|| Err(Error::internal("the backup worker failed")))
-        .map_err(|e| {
-            e.prefixed("saving the current photo before overwriting it (nothing was sent)")
-        })
-}
-
-fn context_of(e: &Error) -> Vec<(String, String)> {
-    e.context()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+        };
+        self.deliverer
+            .deliver(t, &subject, p.delivery, Change::Put(photo.clone()), None, o)
+            .await
+    }
 }

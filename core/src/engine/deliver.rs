@@ -1,0 +1,372 @@
+//! The one step that changes a photo on a target, whatever the command.
+//!
+//! `push` puts the photos the pipeline made; `restore` puts back photos a run saved, or removes
+//! the ones it added where there was none; commands that remove or export photos do the same.
+//! Each change goes through [`Deliverer::deliver`]: save what the target holds now (when the run
+//! keeps backups and the target can read back), make the change, record the outcome durably,
+//! then tell the observer. No command takes a backup, builds an outcome or records one itself,
+//! so each rule (nothing is overwritten without its backup, nothing is reported before it is
+//! recorded) is written once.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{Delivery, Journal, Observer, Outcome, PhotoSummary, RunSummary, RunTarget, Status};
+use crate::error::{Error, ErrorKind};
+use crate::model::{Photo, Subject};
+use crate::target::Receipt;
+
+/// What to do to one person's photo on one target.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Put a photo the pipeline made.
+    Put(Photo),
+    /// Put back a saved photo: the bytes of this file, unchanged (what the service itself held
+    /// once), presented as the target's profile so that the target accepts them. A target with
+    /// a byte budget still refuses a larger original.
+    PutSaved(PathBuf),
+    /// Remove the person's photo.
+    Delete,
+}
+
+/// One change to make: to whom, where, and how the outcome is recorded.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Index into the targets of the batch.
+    pub target: usize,
+    pub subject: Subject,
+    /// How the journal knows this person and target; `None`: nothing is backed up or
+    /// remembered beyond the outcome.
+    pub delivery: Option<Delivery>,
+    pub change: Change,
+    /// What a success says instead of the service's own note ("restored the photo saved by
+    /// run ...").
+    pub note: Option<String>,
+    /// Review flags to carry into the outcome.
+    pub flags: Vec<String>,
+}
+
+/// Makes changes, keeps backups, records outcomes: see the module documentation.
+pub struct Deliverer {
+    journal: Option<Arc<dyn Journal>>,
+    observer: Arc<dyn Observer>,
+    errors: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    /// Records into `journal` (if any) and reports to `observer`.
+    pub fn new(journal: Option<Arc<dyn Journal>>, observer: Arc<dyn Observer>) -> Self {
+        Deliverer {
+            journal,
+            observer,
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    /// Records a final outcome (durably, before anyone hears of it) and tells the observer.
+    /// `delivery` is `None` when no key could be made for the person.
+    pub async fn record(&self, delivery: Option<Delivery>, o: &Outcome) {
+        if let Some(journal) = self.journal.clone() {
+            let record = o.clone();
+            let result = on_blocking(move || journal.record(delivery.as_ref(), &record))
+                .await
+                .unwrap_or_else(|| Err(Error::internal("the state worker failed")));
+            if let Err(e) = result {
+                tracing::error!("recording in the state failed: {e}");
+                lock(&self.errors).push(e.to_string());
+            }
+        }
+        self.observer.outcome(o);
+    }
+
+    /// Records many final outcomes with no delivery (people a cancelled run never reached).
+    pub async fn record_all(&self, outcomes: &[Outcome]) {
+        if let Some(journal) = self.journal.clone() {
+            let batch = outcomes.to_vec();
+            let failed = on_blocking(move || {
+                batch
+                    .iter()
+                    .filter_map(|o| journal.record(None, o).err())
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_else(|| vec!["the state worker failed".into()]);
+            lock(&self.errors).extend(failed);
+        }
+        for o in outcomes {
+            self.observer.outcome(o);
+        }
+    }
+
+    /// The run's note about outcomes the journal could not record, if there were any.
+    pub fn recording_note(&self) -> Option<String> {
+        let errors = lock(&self.errors);
+        errors.first().map(|first| {
+            format!(
+                "state: {} outcome(s) could not be recorded (first: {first}); the next push may send them again",
+                errors.len()
+            )
+        })
+    }
+
+    /// Makes one change: backup, then put or delete, then record. `outcome` comes filled in
+    /// with what the caller knows (the photo's summary, flags, source hash); this sets how it
+    /// went. Never fails as a whole: the outcome says how it went.
+    pub async fn deliver(
+        &self,
+        target: &RunTarget,
+        subject: &Subject,
+        delivery: Option<Delivery>,
+        change: Change,
+        note: Option<String>,
+        mut outcome: Outcome,
+    ) -> Outcome {
+        let result = self
+            .change(target, subject, delivery.as_ref(), change, &mut outcome)
+            .await;
+        match result {
+            Ok(mut receipt) => {
+                if let Some(note) = note {
+                    receipt.detail = note;
+                }
+                outcome.set_sent(receipt);
+            }
+            Err(e) => outcome.set_failed(&e),
+        }
+        self.record(delivery, &outcome).await;
+        outcome
+    }
+
+    async fn change(
+        &self,
+        target: &RunTarget,
+        subject: &Subject,
+        delivery: Option<&Delivery>,
+        change: Change,
+        outcome: &mut Outcome,
+    ) -> Result<Receipt, Error> {
+        let caps = &target.target.info().capabilities;
+        let photo = match change {
+            Change::Put(photo) => Some(photo),
+            Change::PutSaved(path) => {
+                let bytes = read_file(path.clone())
+                    .await
+                    .map_err(|e| e.prefixed("the backup file cannot be read"))?;
+                let photo = Photo {
+                    bytes: Arc::from(bytes),
+                    width: caps.profile.width,
+                    height: caps.profile.height,
+                    profile: caps.profile,
+                };
+                self.observer.photo_loaded(&photo);
+                Some(photo)
+            }
+            Change::Delete => None,
+        };
+        if let Some(photo) = &photo {
+            outcome
+                .photo
+                .get_or_insert_with(|| PhotoSummary::from(photo));
+        }
+        let nothing = if photo.is_some() {
+            "nothing was sent"
+        } else {
+            "nothing was removed"
+        };
+        if let (Some(journal), Some(delivery)) = (&self.journal, delivery)
+            && caps.read_back
+            && journal.backups()
+        {
+            backup(target, subject, journal, delivery, nothing).await?;
+        }
+        match photo {
+            Some(photo) => target.target.put_photo(subject, &photo).await,
+            None => target.target.delete_photo(subject).await,
+        }
+    }
+
+    /// Makes every job's change, at most each target's declared concurrency at once, and
+    /// returns the outcomes in mapping order. Cancelling lets changes in flight finish; the
+    /// others are reported as not done.
+    pub async fn apply(
+        self: &Arc<Self>,
+        targets: &[RunTarget],
+        jobs: Vec<Job>,
+        cancel: &CancellationToken,
+    ) -> RunSummary {
+        let limits: Vec<Arc<Semaphore>> = targets
+            .iter()
+            .map(|t| {
+                let n = t.target.info().capabilities.max_concurrency.max(1);
+                Arc::new(Semaphore::new(n))
+            })
+            .collect();
+        let mut summary = RunSummary::default();
+        let mut tasks = JoinSet::new();
+        for (n, job) in jobs.into_iter().enumerate() {
+            let target = targets[job.target].clone();
+            let outcome = Outcome::new(&job.subject.person, &target.name, Some(&job.subject.key))
+                .with_flags(job.flags.clone());
+            if cancel.is_cancelled() {
+                summary.interrupted = true;
+                let mut o = outcome;
+                o.set_skipped(
+                    Some(ErrorKind::Cancelled),
+                    "interrupted before this was done; run the command again to finish",
+                );
+                self.record(job.delivery, &o).await;
+                summary.outcomes.push(o);
+                continue;
+            }
+            let (this, limit) = (self.clone(), limits[job.target].clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let o = this
+                    .deliver(
+                        &target,
+                        &job.subject,
+                        job.delivery,
+                        job.change,
+                        job.note,
+                        outcome,
+                    )
+                    .await;
+                (n, o)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(pair) => done.push(pair),
+                Err(e) => tracing::error!("a delivery task failed: {e}"),
+            }
+        }
+        done.sort_by_key(|(n, _)| *n);
+        summary.outcomes.extend(done.into_iter().map(|(_, o)| o));
+        summary.outcomes.sort_by(|a, b| {
+            (a.person.origin.line, &a.target).cmp(&(b.person.origin.line, &b.target))
+        });
+        summary.notes.extend(self.recording_note());
+        summary
+    }
+}
+
+/// Reads the target's current photo and hands it to the journal; an error means the photo
+/// must not be changed.
+async fn backup(
+    target: &RunTarget,
+    subject: &Subject,
+    journal: &Arc<dyn Journal>,
+    delivery: &Delivery,
+    nothing: &str,
+) -> Result<(), Error> {
+    let current = target.target.get_photo(subject).await.map_err(|e| {
+        e.prefixed(format!(
+            "reading the current photo for the backup ({nothing})"
+        ))
+    })?;
+    let journal = journal.clone();
+    let delivery = delivery.clone();
+    on_blocking(move || journal.save_backup(&delivery, current))
+        .await
+        .unwrap_or_else(|| Err(Error::internal("the backup worker failed")))
+        .map_err(|e| {
+            e.prefixed(format!(
+                "saving the current photo before changing it ({nothing})"
+            ))
+        })
+}
+
+async fn read_file(path: PathBuf) -> Result<Vec<u8>, Error> {
+    on_blocking(move || std::fs::read(&path).map_err(|e| Error::io(&path, e)))
+        .await
+        .unwrap_or_else(|| Err(Error::internal("a file worker failed")))
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs blocking work (the journal's file I/O) off the async workers; `None` if it panicked.
+pub(super) async fn on_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::error!("a state worker failed: {e}");
+            None
+        }
+    }
+}
+
+impl Outcome {
+    /// An outcome still to be decided for `person` on `target` (reported as failed if nothing
+    /// sets it).
+    pub fn new(person: &Arc<crate::model::Person>, target: &str, key: Option<&str>) -> Outcome {
+        Outcome {
+            person: person.clone(),
+            target: target.to_string(),
+            key: key.map(str::to_string),
+            status: Status::Failed,
+            kind: Some(ErrorKind::Internal),
+            reason: "not done".into(),
+            context: Vec::new(),
+            receipt: None,
+            photo: None,
+            flags: Vec::new(),
+            source_hash: None,
+            unchanged_since: None,
+        }
+    }
+
+    pub fn with_flags(mut self, flags: Vec<String>) -> Outcome {
+        self.flags = flags;
+        self
+    }
+
+    /// The change was made; the receipt's note is the reason.
+    pub fn set_sent(&mut self, receipt: Receipt) {
+        self.status = Status::Sent;
+        self.kind = None;
+        self.reason = receipt.detail.clone();
+        self.context.clear();
+        self.receipt = Some(receipt);
+    }
+
+    /// The change failed: the error's kind, message and context.
+    pub fn set_failed(&mut self, e: &Error) {
+        self.status = Status::Failed;
+        self.kind = Some(e.kind());
+        self.reason = e.message().to_string();
+        self.context = e
+            .context()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+    }
+
+    /// Nothing was tried, for a reason that is not a failure of the target.
+    pub fn set_skipped(&mut self, kind: Option<ErrorKind>, reason: impl Into<String>) {
+        self.status = Status::Skipped;
+        self.kind = kind;
+        self.reason = reason.into();
+    }
+}
