@@ -6,11 +6,13 @@
 //! error before anything was sent.
 
 mod commands;
+mod exit;
 mod history;
 mod html;
 mod progress;
 mod registry;
 mod report;
+mod run;
 mod setup;
 mod thumbs;
 
@@ -61,7 +63,7 @@ enum Command {
     /// Write a contact sheet (HTML) of every person's crops and review flags; sends nothing.
     Preview(commands::preview::Args),
     /// List the target types this picday knows, with their options.
-    Targets,
+    Targets(commands::targets::Args),
     /// Show recent runs and, per target, what picday has put there.
     Status(commands::status::Args),
     /// Write a run's report (HTML, JSON, CSV) again, from the state.
@@ -70,18 +72,7 @@ enum Command {
     Restore(commands::restore::Args),
 }
 
-/// How a command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything went well.
-    Ok,
-    /// Some rows, photos or targets failed; the rest was done.
-    Partial,
-}
-
-/// An error before anything was sent: configuration or usage.
-#[derive(Debug)]
-pub struct UsageError(pub anyhow::Error);
+pub use exit::{Outcome, UsageError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -102,42 +93,13 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(&cli.config, args, cli.json).await,
             Command::Push(args) => commands::push::run(&cli.config, args, cli.json).await,
             Command::Preview(args) => commands::preview::run(&cli.config, args, cli.json).await,
-            Command::Targets => commands::targets::run(&cli.config, cli.json),
+            Command::Targets(args) => commands::targets::run(&cli.config, args, cli.json),
             Command::Status(args) => commands::status::run(&cli.config, args, cli.json),
             Command::Report(args) => commands::report::run(&cli.config, args, cli.json),
             Command::Restore(args) => commands::restore::run(&cli.config, args, cli.json).await,
         }
     });
-    match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() || is_config_error(&e) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
-    }
-}
-impl std::error::Error for UsageError {}
-
-fn is_config_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<picday_core::Error>().is_some_and(|e| {
-            matches!(
-                e.kind(),
-                picday_core::ErrorKind::Config | picday_core::ErrorKind::Input
-            )
-        })
-    })
+    exit::code(result)
 }
 
 fn init_logging(verbose: u8) {

@@ -71,8 +71,9 @@ impl Loaded {
         let fields = |t: &Template| t.fields().map(str::to_string).collect::<Vec<_>>();
         let mut keys = KeyFields::default();
         for (_, t) in &self.targets {
-            let others = t.other_key_templates().into_iter().map(fields).collect();
-            keys.add(fields(t.key_template()), others);
+            let info = t.info();
+            let others = info.other_keys.iter().map(fields).collect();
+            keys.add(fields(&info.key), others);
         }
         keys
     }

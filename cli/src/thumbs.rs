@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use picday_core::engine::{Observer, Outcome};
 use picday_core::pipeline::Processed;
-use picday_core::{Error, Person};
+use picday_core::{Error, Person, Photo};
 
 /// Thumbnail side, in pixels (the longer side).
 pub const SIZE: u32 = 96;
@@ -81,12 +81,12 @@ fn write_thumb(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
 impl Observer for Thumbs {
     fn photo_done(&self, _person: &Person, result: Result<&Processed, &Error>) {
         let Ok(processed) = result else { return };
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = tx.as_ref() {
-            for photo in processed.photos.values() {
-                let _ = tx.send((photo.hash(), photo.bytes.clone()));
-            }
+        for photo in processed.photos.values() {
+            self.add(photo.hash(), photo.bytes.clone());
         }
+    }
+    fn photo_loaded(&self, photo: &Photo) {
+        self.add(photo.hash(), photo.bytes.clone());
     }
 }
 

@@ -74,30 +74,31 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     }
     if !args.no_photos {
         let profiles = super::profiles_of(loaded.targets.iter().map(|(_, t)| t));
-        let pipeline = super::engine(&loaded.config).pipeline;
-        super::process_photos(&mapping.people, &profiles, &pipeline, |person, result| {
-            let head = format!(
-                "{} {} ({})",
-                person.origin,
-                person.label(),
-                person.photo.display()
-            );
-            match result {
-                Ok(p) if !p.flags.is_empty() => {
-                    photos_flagged.push(format!("{head}: {}", p.flags.join("; ")))
+        let engine = super::engine(&loaded.config);
+        engine
+            .process_all(&mapping.people, &profiles, |person, result| {
+                let head = format!(
+                    "{} {} ({})",
+                    person.origin,
+                    person.label(),
+                    person.photo.display()
+                );
+                match result {
+                    Ok(p) if !p.flags.is_empty() => {
+                        photos_flagged.push(format!("{head}: {}", p.flags.join("; ")))
+                    }
+                    Ok(_) => {}
+                    Err(e) => photos_unreadable.push(format!("{head}: {}", e.message())),
                 }
-                Ok(_) => {}
-                Err(e) => photos_unreadable.push(format!("{head}: {}", e.message())),
-            }
-        })
-        .await;
+            })
+            .await;
     }
     photos_unreadable.sort();
     photos_flagged.sort();
 
     let mut targets = Vec::new();
     for (name, target) in &loaded.targets {
-        let info = target.describe();
+        let info = target.info();
         let (status, ok, warnings, error) = match target.check().await {
             Ok(r) => (
                 if r.warnings.is_empty() {
@@ -113,7 +114,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         };
         targets.push(TargetCheck {
             name: name.clone(),
-            summary: info.summary,
+            summary: info.summary.clone(),
             status,
             ok,
             warnings,

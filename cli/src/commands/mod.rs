@@ -13,9 +13,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use picday_core::engine::Engine;
-use picday_core::pipeline::{Pipeline, Processed};
-use picday_core::{Config, Error, Person, Profile, Target};
-use tokio::sync::Semaphore;
+use picday_core::pipeline::Pipeline;
+use picday_core::{Config, Profile, Target};
 
 /// The engine as the configuration sets it up.
 pub fn engine(config: &Config) -> Engine {
@@ -34,39 +33,8 @@ pub fn engine(config: &Config) -> Engine {
 pub fn profiles_of<'a>(targets: impl IntoIterator<Item = &'a Arc<dyn Target>>) -> Vec<Profile> {
     targets
         .into_iter()
-        .map(|t| t.capabilities().profile)
+        .map(|t| t.info().capabilities.profile)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
-}
-
-/// Runs the pipeline over every person (one blocking worker per core) without sending
-/// anything, handing each result to `done` as it completes.
-pub async fn process_photos(
-    people: &[Person],
-    profiles: &[Profile],
-    pipeline: &Pipeline,
-    mut done: impl FnMut(Person, Result<Processed, Error>),
-) {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let cpu = Arc::new(Semaphore::new(workers));
-    let profiles: Arc<[Profile]> = profiles.into();
-    let mut tasks = tokio::task::JoinSet::new();
-    for person in people.iter().cloned() {
-        let (pipeline, profiles, cpu) = (pipeline.clone(), profiles.clone(), cpu.clone());
-        tasks.spawn(async move {
-            let _permit = cpu.acquire_owned().await;
-            let path = person.photo.clone();
-            let result = tokio::task::spawn_blocking(move || pipeline.process(&path, &profiles))
-                .await
-                .unwrap_or_else(|e| Err(Error::internal(format!("photo worker failed: {e}"))));
-            (person, result)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((person, result)) => done(person, result),
-            Err(e) => tracing::error!("a photo task failed: {e}"),
-        }
-    }
 }

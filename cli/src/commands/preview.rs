@@ -64,46 +64,47 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         .collect();
 
     let profiles = super::profiles_of(loaded.targets.iter().map(|(_, t)| t));
-    let pipeline = super::engine(&loaded.config).pipeline;
+    let engine = super::engine(&loaded.config);
     let mut cards = Vec::new();
     let mut write_error = None;
-    super::process_photos(&mapping.people, &profiles, &pipeline, |person, result| {
-        let mut card = Card {
-            line: person.origin.line,
-            name: person.label(),
-            keys: keys_of(&loaded.targets, &person),
-            crops: Vec::new(),
-            flags: Vec::new(),
-            error: None,
-        };
-        if let Some(flag) = index_of
-            .get(&person.origin.line)
-            .and_then(|i| shared.get(i))
-        {
-            card.flags.push(flag.clone());
-        }
-        match result {
-            Ok(p) => {
-                card.flags.extend(p.flags.iter().cloned());
-                for (profile, photo) in &p.photos {
-                    let file = format!(
-                        "{}-{}x{}.jpg",
-                        person.origin.line, profile.width, profile.height
-                    );
-                    if let Err(e) = std::fs::write(img_dir.join(&file), &photo.bytes) {
-                        write_error.get_or_insert(e);
-                    }
-                    card.crops.push((
-                        format!("img/{file}"),
-                        format!("{}x{}", profile.width, profile.height),
-                    ));
-                }
+    engine
+        .process_all(&mapping.people, &profiles, |person, result| {
+            let mut card = Card {
+                line: person.origin.line,
+                name: person.label(),
+                keys: keys_of(&loaded.targets, &person),
+                crops: Vec::new(),
+                flags: Vec::new(),
+                error: None,
+            };
+            if let Some(flag) = index_of
+                .get(&person.origin.line)
+                .and_then(|i| shared.get(i))
+            {
+                card.flags.push(flag.clone());
             }
-            Err(e) => card.error = Some(e.message().to_string()),
-        }
-        cards.push(card);
-    })
-    .await;
+            match result {
+                Ok(p) => {
+                    card.flags.extend(p.flags.iter().cloned());
+                    for (profile, photo) in &p.photos {
+                        let file = format!(
+                            "{}-{}x{}.jpg",
+                            person.origin.line, profile.width, profile.height
+                        );
+                        if let Err(e) = std::fs::write(img_dir.join(&file), &photo.bytes) {
+                            write_error.get_or_insert(e);
+                        }
+                        card.crops.push((
+                            format!("img/{file}"),
+                            format!("{}x{}", profile.width, profile.height),
+                        ));
+                    }
+                }
+                Err(e) => card.error = Some(e.message().to_string()),
+            }
+            cards.push(card);
+        })
+        .await;
     if let Some(e) = write_error {
         return Err(e).context(format!("writing crops into {}", img_dir.display()));
     }

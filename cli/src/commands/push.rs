@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use picday_core::engine::{RunSummary, RunTarget, Status};
-use picday_core::layers::{self, RetryPolicy, StackOptions};
+use picday_core::engine::{RunSummary, Status};
 use picday_core::mapping::RowProblem;
 use picday_core::{ErrorKind, Person};
-use tokio_util::sync::CancellationToken;
 
-use crate::report::{self, Report};
+use crate::report::Report;
+use crate::run::{Run, RunKind};
 use crate::{Outcome, UsageError, setup};
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +35,6 @@ pub struct Args {
 }
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
-    let started = report::now_rfc3339();
     let loaded = setup::load(config_path, &args.targets)?;
     let mut mapping = loaded.people()?;
     // Chosen before placeholders are held back, so that `--only` can name a held-back person.
@@ -57,78 +55,34 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     }
     let people = std::mem::take(&mut mapping.people);
 
-    let options = StackOptions {
-        retry: RetryPolicy {
-            max_attempts: loaded.config.run.max_attempts.max(1),
-            ..RetryPolicy::default()
-        },
-        dry_run: args.dry_run,
-        ..StackOptions::default()
-    };
-    let targets: Vec<RunTarget> = loaded
-        .targets
-        .iter()
-        .map(|(name, t)| RunTarget {
-            name: name.clone(),
-            target: layers::stack(t.clone(), &options),
-        })
-        .collect();
+    let targets = crate::run::stacked(&loaded, args.dry_run);
 
     // The run state: unchanged people are skipped, outcomes recorded as they happen.
     let history = crate::history::History::for_push(&loaded.config, args.dry_run, args.force)?;
-    let base = loaded.config.base_dir.join(&loaded.config.run.report_dir);
-    let (run_id, dir) = history.new_run(&base);
-    let journal = history.begin(&picday_core::state::NewRun {
-        id: &run_id,
-        command: "push",
-        started: &started,
-        config: &loaded.config.path,
-        forced: args.force,
-        people: people.len(),
-        restored_from: None,
-    })?;
-    for crashed in history.crashed_runs() {
-        eprintln!("note: run {crashed} did not finish (killed?); this push finishes its work");
-    }
-
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ninterrupted: finishing the photos in flight, then writing the report (Ctrl-C again to abort)"
-            );
-            on_signal.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-
-    let bars = Arc::new(crate::progress::Bars::new(
-        people.len(),
-        people.len() * targets.len(),
-    ));
-    let mut engine = super::engine(&loaded.config);
-    engine.journal = journal;
     let count = people.len();
-    let thumbs = crate::thumbs::Thumbs::start(&dir);
-    let observer = Arc::new(crate::thumbs::Tee(vec![bars.clone(), thumbs.clone()]));
-    let summary = engine.run(people, targets, observer, cancel).await;
+    let kind = RunKind {
+        command: "push",
+        forced: args.force,
+        people: count,
+        restored_from: None,
+    };
+    let run = Run::start(&loaded, history, kind)?;
+    let bars = Arc::new(crate::progress::Bars::new(count, count * targets.len()));
+    let mut engine = super::engine(&loaded.config);
+    engine.journal = run.journal.clone();
+    let observer = Arc::new(crate::thumbs::Tee(vec![bars.clone(), run.thumbs.clone()]));
+    let summary = engine
+        .run(people, targets, observer, run.cancel.clone())
+        .await;
     bars.finish();
-    thumbs.finish();
-
-    let report = Report::new(
-        run_id,
-        started,
+    let report = run.finish(
         &loaded.config.path,
         args.dry_run,
         count,
         &mapping.problems,
         &summary,
-    );
-    report.write(&dir)?;
-    history.finish(&report.run_id, &summary, &dir, &mapping.problems)?;
+    )?;
+    let dir = &run.dir;
 
     let partial = !mapping.problems.is_empty()
         || summary.interrupted
@@ -162,11 +116,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         }
         println!("report: {}", dir.join("report.csv").display());
     }
-    Ok(if partial {
-        Outcome::Partial
-    } else {
-        Outcome::Ok
-    })
+    Ok(Outcome::partial_if(partial))
 }
 
 /// The mapping lines of the people named by `--only` (`None`: everyone). A key that matches

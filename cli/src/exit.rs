@@ -1,0 +1,68 @@
+//! How a command ends, and the exit code that says so: 0 all went well, 1 some rows, photos
+//! or targets failed (the rest was done), 2 a configuration or usage error before anything
+//! was sent.
+
+use std::process::ExitCode;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything went well.
+    Ok,
+    /// Some rows, photos or targets failed; the rest was done.
+    Partial,
+}
+
+impl Outcome {
+    /// `Partial` when `failed`, else `Ok`.
+    pub fn partial_if(failed: bool) -> Outcome {
+        if failed {
+            Outcome::Partial
+        } else {
+            Outcome::Ok
+        }
+    }
+}
+
+/// An error before anything was sent: configuration or usage.
+#[derive(Debug)]
+pub struct UsageError(pub anyhow::Error);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+/// A usage error with this message.
+pub fn usage(msg: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(anyhow::anyhow!("{msg}")).into()
+}
+
+/// The exit code of a command's result, printing the error if there is one.
+pub fn code(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Partial) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() || is_config_error(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<picday_core::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                picday_core::ErrorKind::Config | picday_core::ErrorKind::Input
+            )
+        })
+    })
+}
