@@ -9,69 +9,9 @@
 use std::fmt;
 use std::time::Duration;
 
-/// What went wrong, in terms the engine and the user can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The person (or the resource) does not exist on the target.
-    NotFound,
-    /// The target refused the request or the photo as invalid (a 400, a photo too large...).
-    Rejected,
-    /// The target asked us to slow down (429, quota exceeded).
-    Throttled,
-    /// Credentials are missing, wrong or expired.
-    Auth,
-    /// Authenticated, but not allowed to do this.
-    Permission,
-    /// The configuration is invalid.
-    Config,
-    /// A row of the mapping or a source photo is unusable.
-    Input,
-    /// The service is unreachable or failing (5xx, network).
-    Unavailable,
-    /// A local file system problem.
-    Io,
-    /// The target does not offer this operation.
-    Unsupported,
-    /// The peer answered something we could not understand.
-    Protocol,
-    /// The run was interrupted before this was done.
-    Cancelled,
-    /// A bug or an unexpected state.
-    Internal,
-}
-
-impl ErrorKind {
-    /// Stable snake_case name, as used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Rejected => "rejected",
-            ErrorKind::Throttled => "throttled",
-            ErrorKind::Auth => "auth",
-            ErrorKind::Permission => "permission",
-            ErrorKind::Config => "config",
-            ErrorKind::Input => "input",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Io => "io",
-            ErrorKind::Unsupported => "unsupported",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Cancelled => "cancelled",
-            ErrorKind::Internal => "internal",
-        }
-    }
-
-    /// Whether errors of this kind are temporary unless said otherwise.
-    fn default_temporary(self) -> bool {
-        matches!(self, ErrorKind::Throttled | ErrorKind::Unavailable)
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+// The kinds live in `picday-protocol`, shared with the plugin SDK so that both sides of the
+// plugin protocol name them alike; core's API is unchanged.
+pub use picday_protocol::ErrorKind;
 
 /// picday's error: a kind, a message for humans, whether retrying may help, and context.
 #[derive(thiserror::Error)]
@@ -94,7 +34,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
-            temporary: kind.default_temporary(),
+            temporary: kind.temporary_by_default(),
             retry_after: None,
             context: Vec::new(),
             source: None,

@@ -28,7 +28,9 @@ impl RetryPolicy {
     }
 }
 
-/// Parses an HTTP `Retry-After` value: delta-seconds, or an HTTP date (RFC 7231).
+/// Parses an HTTP `Retry-After` value: delta-seconds (fractions tolerated), or an HTTP-date
+/// (RFC 9110: IMF-fixdate, or the obsolete RFC 850 and asctime forms). A date in the past
+/// means now.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
@@ -40,51 +42,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     {
         return Some(Duration::from_secs_f64(secs));
     }
-    parse_http_date(value).map(|at| {
+    httpdate::parse_http_date(value).ok().map(|at| {
         at.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO)
     })
-}
-
-/// IMF-fixdate only (`Sun, 06 Nov 1994 08:49:37 GMT`), the form servers send.
-fn parse_http_date(value: &str) -> Option<std::time::SystemTime> {
-    let mut it = value.split_whitespace();
-    let _weekday = it.next()?;
-    let day: u64 = it.next()?.parse().ok()?;
-    let month = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if it.next()? != "GMT" {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
-    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// The retry layer.
@@ -164,7 +125,17 @@ mod tests {
         );
         let future = parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT").unwrap();
         assert!(future > Duration::from_secs(365 * 86_400));
+        // The two obsolete forms RFC 9110 asks recipients to accept.
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:37 1994"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 CET"), None);
     }
 
     #[test]

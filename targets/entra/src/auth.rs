@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use picday_core::{Error, Result, Secret};
-use picday_http::{AccessToken, TokenCache, transport_error};
+use picday_http::{AccessToken, TokenCache, TokenReply, TokenSource};
+use rustls_pki_types::pem::{PemObject, SectionKind};
 use serde::Deserialize;
 
 use crate::config::{AssertionAlg, Credential, Settings};
@@ -32,28 +33,45 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 /// Shows the device code sign-in instructions to the administrator.
 pub type Prompt = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// The base64 body of the first PEM block labelled `label`, decoded.
-pub fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let len = text[start..].find(&end)?;
-    let b64: String = text[start..start + len]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    STANDARD.decode(b64).ok().filter(|d| !d.is_empty())
+/// The PEM sections of `text` that decode, in order; a damaged section is passed over.
+fn pem_sections(text: &str) -> impl Iterator<Item = (SectionKind, Vec<u8>)> + '_ {
+    <(SectionKind, Vec<u8>)>::pem_slice_iter(text.as_bytes()).filter_map(|section| section.ok())
 }
 
-/// The first private key PEM block (PKCS#8 or PKCS#1) in `text`, as PEM.
+/// The DER body of the first PEM section labelled `label` (`CERTIFICATE`, `PRIVATE KEY`...).
+pub fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    let kind = SectionKind::try_from(label.as_bytes()).ok()?;
+    pem_sections(text)
+        .find(|(k, der)| *k == kind && !der.is_empty())
+        .map(|(_, der)| der)
+}
+
+/// The first private key PEM section in `text` as PEM: PKCS#8 (`PRIVATE KEY`) if there is
+/// one, else PKCS#1 (`RSA PRIVATE KEY`), which is what `jsonwebtoken` reads.
 pub fn private_key_pem(text: &str) -> Option<String> {
-    ["PRIVATE KEY", "RSA PRIVATE KEY"].iter().find_map(|label| {
-        let begin = format!("-----BEGIN {label}-----");
-        let end = format!("-----END {label}-----");
-        let start = text.find(&begin)?;
-        let stop = text[start..].find(&end)? + start + end.len();
-        Some(format!("{}\n", &text[start..stop]))
+    [
+        (SectionKind::PrivateKey, "PRIVATE KEY"),
+        (SectionKind::RsaPrivateKey, "RSA PRIVATE KEY"),
+    ]
+    .into_iter()
+    .find_map(|(kind, label)| {
+        let der = pem_sections(text)
+            .find(|(k, der)| *k == kind && !der.is_empty())?
+            .1;
+        Some(to_pem(label, &der))
     })
+}
+
+/// DER as a PEM section: base64 in lines of 64 characters between the markers.
+fn to_pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// The base64url SHA-256 thumbprint of a DER certificate (`x5t#S256`).
@@ -122,15 +140,6 @@ pub fn client_assertion(
         .map_err(|_| Error::config("the certificate's private key is not a usable RSA key"))?;
     jsonwebtoken::encode(&header, &claims, &key)
         .map_err(|e| Error::internal(format!("cannot sign the client assertion: {e}")))
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<serde_json::Value>,
-    #[serde(default)]
-    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -260,42 +269,20 @@ impl Authenticator {
         &self,
         form: &[(&str, &str)],
     ) -> std::result::Result<(AccessToken, Option<Secret>), (Error, TokenError)> {
-        let plain = |e: Error| (e, TokenError::default());
-        let resp = self
+        let request = self
             .http
             .post(&self.token_url)
-            .header("client-request-id", picday_http::request_id())
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| plain(transport_error("token request", e)))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| plain(transport_error("token request", e)))?;
-        if !status.is_success() {
-            return Err((
-                token_error(status, &headers, &body),
-                TokenError::parse(&body),
-            ));
+            .header("client-request-id", picday_http::request_id());
+        match picday_http::request_token("token request", request, form).await {
+            Ok(TokenReply::Granted(t)) => {
+                Ok((t.access_token(Duration::from_secs(3599)), t.refresh_token()))
+            }
+            Ok(TokenReply::Refused(r)) => Err((
+                token_error(r.status, &r.headers, &r.body),
+                TokenError::parse(&r.body),
+            )),
+            Err(e) => Err((e, TokenError::default())),
         }
-        let t: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-            plain(Error::protocol(
-                "the token endpoint answered without an access_token",
-            ))
-        })?;
-        let lifetime = match &t.expires_in {
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            Some(serde_json::Value::String(s)) => s.parse().ok(),
-            _ => None,
-        }
-        .unwrap_or(3599);
-        Ok((
-            AccessToken::new(Secret::new(t.access_token), Duration::from_secs(lifetime)),
-            t.refresh_token.map(Secret::new),
-        ))
     }
 
     /// The device code flow: renew with the refresh token when there is one, else show the
@@ -318,27 +305,19 @@ impl Authenticator {
                 }
             }
         }
-        let resp = self
+        let request = self
             .http
             .post(&self.device_url)
             .header("client-request-id", picday_http::request_id())
             .form(&[
                 ("client_id", self.client_id.as_str()),
                 ("scope", &self.scope_offline()),
-            ])
-            .send()
-            .await
-            .map_err(|e| transport_error("device code request", e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error("device code request", e))?;
-        if !status.is_success() {
-            return Err(token_error(status, &headers, &body).prefixed("device code sign-in"));
+            ]);
+        let r = picday_http::send("device code request", request).await?;
+        if !r.is_success() {
+            return Err(token_error(r.status, &r.headers, &r.body).prefixed("device code sign-in"));
         }
-        let dc: DeviceCodeResponse = serde_json::from_slice(&body)
+        let dc: DeviceCodeResponse = serde_json::from_slice(&r.body)
             .map_err(|_| Error::protocol("the device code endpoint answered without a code"))?;
         let message = dc.message.clone().unwrap_or_else(|| {
             format!(
@@ -385,6 +364,16 @@ impl Authenticator {
 
     fn scope_offline(&self) -> String {
         format!("{} offline_access", self.scope)
+    }
+}
+
+impl TokenSource for Authenticator {
+    async fn token(&self) -> Result<Secret> {
+        Authenticator::token(self).await
+    }
+
+    async fn invalidate(&self, stale: &Secret) {
+        Authenticator::invalidate(self, stale).await;
     }
 }
 

@@ -8,34 +8,26 @@
 use std::fmt;
 
 use picday_core::{Error, Result};
-use picday_http::transport_error;
+use picday_http::{AsciiSet, SEGMENT, encode_segment_with};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
 use crate::auth::Authenticator;
 use crate::error::{GraphError, graph_error};
 
-/// Percent-encodes a URL path segment: everything but RFC 3986 unreserved characters and `@`.
-/// `#` (guest UPNs), `'`, `+`, `$`, `/`, `?` and `%` are all escaped.
+/// What Graph needs escaped: [`picday_http::SEGMENT`] but for `@`, which Graph routes by in
+/// user principal names. `#` (guest UPNs), `'`, `+`, `$`, `/`, `?` and `%` are all escaped.
+const GRAPH: &AsciiSet = &SEGMENT.remove(b'@');
+
+/// Percent-encodes a URL path segment: everything but RFC 3986 unreserved characters and `@`
+/// (and `.` and `..` as a whole, which would be path steps).
 pub fn encode_segment(value: &str) -> String {
-    encode(value, b"-._~@")
+    encode_segment_with(value, GRAPH)
 }
 
 /// Percent-encodes a query value (spaces as `%20`, `+` as `%2B`).
 pub fn encode_query(value: &str) -> String {
-    encode(value, b"-._~@")
-}
-
-fn encode(value: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || keep.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(value, GRAPH).to_string()
 }
 
 /// An OData string literal: single quotes, with quotes inside doubled.
@@ -123,49 +115,41 @@ impl GraphClient {
         body: Option<(&[u8], &'static str)>,
     ) -> Result<GraphResponse> {
         let url = format!("{}{path}", self.base);
-        let mut retried = false;
-        loop {
-            let token = self.auth.token().await?;
-            let client_request_id = picday_http::request_id();
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(token.expose())
-                .header("client-request-id", &client_request_id)
-                .header("return-client-request-id", "true");
-            match body {
-                Some((bytes, content_type)) => {
-                    req = req
+        let what = format!("{method} {path}");
+        let mut client_request_id = String::new();
+        let response = picday_http::send_with_token(
+            &self.auth,
+            &what,
+            || {
+                client_request_id = picday_http::request_id();
+                let req = self
+                    .http
+                    .request(method.clone(), &url)
+                    .header("client-request-id", &client_request_id)
+                    .header("return-client-request-id", "true");
+                match body {
+                    Some((bytes, content_type)) => req
                         .header(reqwest::header::CONTENT_TYPE, content_type)
-                        .body(bytes.to_vec());
+                        .body(bytes.to_vec()),
+                    None if method == Method::PUT || method == Method::POST => {
+                        req.header(reqwest::header::CONTENT_LENGTH, "0")
+                    }
+                    None => req,
                 }
-                None if method == Method::PUT || method == Method::POST => {
-                    req = req.header(reqwest::header::CONTENT_LENGTH, "0");
-                }
-                None => {}
-            }
-            let what = format!("{method} {path}");
-            let resp = req.send().await.map_err(|e| transport_error(&what, e))?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let bytes = resp.bytes().await.map_err(|e| transport_error(&what, e))?;
-            let response = GraphResponse {
-                status,
-                headers,
-                body: bytes.to_vec(),
-                client_request_id,
-            };
-            if status == StatusCode::UNAUTHORIZED && !retried {
-                let g = response.graph_error();
-                if g.code.is_none() || g.is(&["InvalidAuthenticationToken"]) {
-                    tracing::debug!("Graph refused the token; renewing it once");
-                    self.auth.invalidate(&token).await;
-                    retried = true;
-                    continue;
-                }
-            }
-            return Ok(response);
-        }
+            },
+            |r| {
+                // Graph's own 401s about the token carry this code, or no body at all.
+                let g = GraphError::parse(&r.headers, &r.body);
+                g.code.is_none() || g.is(&["InvalidAuthenticationToken"])
+            },
+        )
+        .await?;
+        Ok(GraphResponse {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+            client_request_id,
+        })
     }
 }
 

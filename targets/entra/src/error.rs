@@ -9,7 +9,7 @@
 //! are what Microsoft support asks for.
 
 use picday_core::{Error, ErrorKind};
-use picday_http::{ServiceError, body_excerpt, response_error, retry_after};
+use picday_http::{ServiceError, body_excerpt, response_error, retry_after, token_refusal_kind};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -243,8 +243,9 @@ impl TokenError {
     }
 }
 
-/// Classifies a failed token request: throttling and server failures are temporary, anything
-/// else is an authentication error with advice where Microsoft's code is a common one.
+/// Classifies a failed token request ([`token_refusal_kind`]): throttling and server failures
+/// are temporary, anything else is an authentication error with advice where Microsoft's code
+/// is a common one.
 pub fn token_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let t = TokenError::parse(body);
     let mut message = format!(
@@ -256,11 +257,7 @@ pub fn token_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
         message.push_str(" -- ");
         message.push_str(advice);
     }
-    let kind = match status.as_u16() {
-        429 => ErrorKind::Throttled,
-        s if s >= 500 => ErrorKind::Unavailable,
-        _ => ErrorKind::Auth,
-    };
+    let kind = token_refusal_kind(status);
     let mut e = Error::new(kind, message).with_retry_after(retry_after(headers));
     if let Some(code) = t.aadsts() {
         e = e.with_context("code", code);

@@ -17,8 +17,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use picday_core::{Error, ErrorKind, Result, Secret};
-use picday_http::{AccessToken, TokenCache, transport_error};
+use picday_core::{Error, Result, Secret};
+use picday_http::{AccessToken, OAuthError, TokenCache, TokenReply, TokenSource};
 use serde::{Deserialize, Serialize};
 
 /// The one scope picday asks for: read and write users (photos are part of users).
@@ -152,20 +152,6 @@ pub struct Authenticator {
     cache: TokenCache,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct OAuthError {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -238,31 +224,12 @@ impl Authenticator {
 
     async fn exchange(&self, claims: &Claims) -> Result<AccessToken> {
         let jwt = self.account.sign(claims, false)?;
-        let what = "token request";
-        let response = self
-            .http
-            .post(&self.account.token_uri)
-            .form(&[("grant_type", JWT_BEARER), ("assertion", jwt.expose())])
-            .send()
-            .await
-            .map_err(|e| transport_error(what, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(what, e))?;
-        if !status.is_success() {
-            return Err(self.token_error(status, &headers, &body));
+        let form = [("grant_type", JWT_BEARER), ("assertion", jwt.expose())];
+        let request = self.http.post(&self.account.token_uri);
+        match picday_http::request_token("token request", request, &form).await? {
+            TokenReply::Granted(t) => Ok(t.access_token(Duration::from_secs(3600))),
+            TokenReply::Refused(r) => Err(self.token_error(r.status, &r.headers, &r.body)),
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            Error::protocol(format!("{what}: unexpected answer ({e}): not a token"))
-        })?;
-        if parsed.access_token.is_empty() {
-            return Err(Error::protocol(format!("{what}: empty access_token")));
-        }
-        let life = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-        Ok(AccessToken::new(Secret::new(parsed.access_token), life))
     }
 
     /// The error for a refused token request, with advice for the common set-up mistakes.
@@ -273,7 +240,7 @@ impl Authenticator {
         body: &[u8],
     ) -> Error {
         let what = "token request";
-        let Ok(oauth) = serde_json::from_slice::<OAuthError>(body) else {
+        let Some(oauth) = OAuthError::parse(body) else {
             // Not OAuth's JSON: a front end's page or a Google-style error.
             return crate::error::api_error(what, status, headers, body);
         };
@@ -310,11 +277,7 @@ impl Authenticator {
                 .to_string(),
             _ => String::new(),
         };
-        let kind = match status.as_u16() {
-            429 => ErrorKind::Throttled,
-            s if s >= 500 => ErrorKind::Unavailable,
-            _ => ErrorKind::Auth,
-        };
+        let kind = picday_http::token_refusal_kind(status);
         let message = format!(
             "{what}: HTTP {} {}{description}{advice}",
             status.as_u16(),
@@ -323,5 +286,15 @@ impl Authenticator {
         Error::new(kind, message)
             .with_retry_after(picday_http::retry_after(headers))
             .with_context("code", oauth.error)
+    }
+}
+
+impl TokenSource for Authenticator {
+    async fn token(&self) -> Result<Secret> {
+        Authenticator::token(self).await
+    }
+
+    async fn invalidate(&self, stale: &Secret) {
+        Authenticator::invalidate(self, stale).await;
     }
 }

@@ -9,8 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
-use picday_core::{Error, Result, Secret};
-use picday_http::transport_error;
+use picday_core::{Error, Result};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -70,23 +69,8 @@ pub struct DirectoryClient {
 }
 
 /// Percent-encodes a user key as a single path segment: everything but RFC 3986's unreserved
-/// characters is encoded, `@` and `/` included.
-pub fn encode_segment(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() * 3);
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    // "." and ".." are unreserved but would be read as path steps.
-    match out.as_str() {
-        "." => "%2E".to_string(),
-        ".." => "%2E%2E".to_string(),
-        _ => out,
-    }
-}
+/// characters is encoded, `@` and `/` included, and `.` and `..` cannot be path steps.
+pub use picday_http::encode_segment;
 
 /// URL-safe base64 with `=` padding, as GAM sends it.
 pub fn encode_photo(bytes: &[u8]) -> String {
@@ -152,53 +136,27 @@ impl DirectoryClient {
         json: Option<&serde_json::Value>,
         what: &str,
     ) -> Result<Reply> {
-        let mut renewed = false;
-        loop {
-            let token = self.auth.token().await?;
-            let reply = self
-                .send_once(&method, url, query, json, &token, what)
-                .await?;
-            if reply.status == StatusCode::UNAUTHORIZED && !renewed {
-                tracing::debug!(what, "token refused; renewing it once");
-                self.auth.invalidate(&token).await;
-                renewed = true;
-                continue;
-            }
-            return Ok(reply);
-        }
-    }
-
-    async fn send_once(
-        &self,
-        method: &Method,
-        url: &str,
-        query: &[(&str, &str)],
-        json: Option<&serde_json::Value>,
-        token: &Secret,
-        what: &str,
-    ) -> Result<Reply> {
-        let mut request = self
-            .http
-            .request(method.clone(), url)
-            .bearer_auth(token.expose());
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        if let Some(body) = json {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| transport_error(what, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(what, e))?
-            .to_vec();
+        let response = picday_http::send_with_token(
+            &self.auth,
+            what,
+            || {
+                let mut request = self.http.request(method.clone(), url);
+                if !query.is_empty() {
+                    request = request.query(query);
+                }
+                if let Some(body) = json {
+                    request = request.json(body);
+                }
+                request
+            },
+            // Any 401 from the Directory API is about the token.
+            |_| true,
+        )
+        .await?;
         Ok(Reply {
-            status,
-            headers,
-            body,
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
         })
     }
 

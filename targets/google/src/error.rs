@@ -103,7 +103,8 @@ impl GoogleError {
             || (self.message_contains("userkey") && !self.message_contains("photo"))
     }
 
-    /// The kind of failure, from the status refined by the reason.
+    /// The kind of failure: [`picday_protocol::kind_for_status`], refined by the reason (a 403
+    /// may be a rate limit) and for 412.
     pub fn kind(&self, status: StatusCode) -> ErrorKind {
         const RATE: &[&str] = &[
             "userRateLimitExceeded",
@@ -112,7 +113,6 @@ impl GoogleError {
             "dailyLimitExceeded",
         ];
         match status.as_u16() {
-            429 => ErrorKind::Throttled,
             403 if self.reason_is(RATE) => ErrorKind::Throttled,
             // Plain-text 403s from Google's front end ("Request rate higher than configured").
             403 if self.not_json
@@ -120,13 +120,10 @@ impl GoogleError {
             {
                 ErrorKind::Throttled
             }
-            403 => ErrorKind::Permission,
-            400 => ErrorKind::Rejected,
-            401 => ErrorKind::Auth,
-            404 | 410 => ErrorKind::NotFound,
+            // A failed precondition (an etag that no longer matches): the request, not the
+            // protocol, is wrong.
             412 => ErrorKind::Rejected,
-            s if (500..600).contains(&s) => ErrorKind::Unavailable,
-            _ => picday_http::kind_of_status(status),
+            s => picday_protocol::kind_for_status(s),
         }
     }
 

@@ -1,6 +1,11 @@
-//! What picday's HTTP targets share, written once: a configured client, an access-token cache
-//! that renews early and once on a rejected token, and the mapping of an HTTP response to
-//! picday's [`Error`] (kind, temporary, Retry-After, request id).
+//! What picday's HTTP targets (and the plugin host, which makes HTTP requests for plugins)
+//! share, written once: a configured client; one way to send a request and read its answer
+//! ([`send`]: transport errors mapped once, error bodies read only up to
+//! [`ERROR_BODY_LIMIT`]); bearer tokens that are cached, renewed early and renewed once more
+//! when the service refuses one ([`TokenCache`], [`send_with_token`]); the OAuth token endpoint
+//! call ([`request_token`]); path segments escaped so a user key cannot reach another URL
+//! ([`encode_segment`]); and the mapping of a failed response to picday's [`Error`] (kind and
+//! temporariness from `picday-protocol`'s one status table, Retry-After, request id).
 //!
 //! Targets keep only what is specific to their service: their URLs, their auth flow and the
 //! shape of their error bodies (see [`ServiceError`]).
@@ -8,9 +13,14 @@
 use std::future::Future;
 use std::time::Duration;
 
+pub use percent_encoding::AsciiSet;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use picday_core::layers::parse_retry_after;
 use picday_core::{Error, ErrorKind, Result, Secret};
+use picday_protocol::{kind_for_status, status_is_temporary};
 use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -42,6 +52,79 @@ pub fn transport_error(what: &str, e: reqwest::Error) -> Error {
         format!("{what}: {e}")
     };
     Error::unavailable(msg).with_source(e)
+}
+
+/// How much of a failed response's body is kept: enough for any service's error JSON and for
+/// messages, not a proxy's multi-megabyte page.
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// An answer that arrived, whatever its status.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The whole body of a 2xx answer; at most [`ERROR_BODY_LIMIT`] bytes of any other.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// The first value of header `name`, if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends `request` and reads the answer: status, headers and body. A transport failure
+/// (cannot connect, timed out, connection lost while reading) is a temporary
+/// [`ErrorKind::Unavailable`] error about `what`; every status is an `Ok` for the caller to
+/// interpret. The body of a 2xx answer is read in full (photos are megabytes); the body of
+/// any other is read up to [`ERROR_BODY_LIMIT`] and the rest left unread.
+pub async fn send(what: &str, request: reqwest::RequestBuilder) -> Result<Response> {
+    let mut response = request.send().await.map_err(|e| transport_error(what, e))?;
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let body = if status.is_success() {
+        response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(what, e))?
+            .to_vec()
+    } else {
+        read_capped(what, &mut response, ERROR_BODY_LIMIT).await?
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Reads at most `limit` bytes of a body, chunk by chunk, and drops the rest unread.
+async fn read_capped(
+    what: &str,
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(what, e))?
+    {
+        let room = limit - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            tracing::debug!(what, limit, "error body cut at the limit");
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An access token and when it stops being valid.
@@ -107,6 +190,174 @@ impl TokenCache {
     }
 }
 
+/// Where bearer tokens come from: a target's authenticator, usually a [`TokenCache`] in front
+/// of the service's token flow.
+pub trait TokenSource: Send + Sync {
+    /// A token valid now.
+    fn token(&self) -> impl Future<Output = Result<Secret>> + Send;
+    /// Forgets `stale`, a token the service refused, so that the next `token` is a new one.
+    fn invalidate(&self, stale: &Secret) -> impl Future<Output = ()> + Send;
+}
+
+/// Sends the request `build` makes, with a bearer token from `tokens`. When the answer is a
+/// 401 and `refused` agrees that it is about the token (expired early, revoked), the token is
+/// forgotten and the request built and sent once more with a fresh one; any other answer,
+/// and the second 401, go back to the caller. That is token handling, not a retry policy:
+/// temporary failures are the layers' business.
+pub async fn send_with_token<S, B, R>(
+    tokens: &S,
+    what: &str,
+    mut build: B,
+    refused: R,
+) -> Result<Response>
+where
+    S: TokenSource + ?Sized,
+    B: FnMut() -> reqwest::RequestBuilder,
+    R: Fn(&Response) -> bool,
+{
+    let mut renewed = false;
+    loop {
+        let token = tokens.token().await?;
+        let response = send(what, build().bearer_auth(token.expose())).await?;
+        if response.status == StatusCode::UNAUTHORIZED && !renewed && refused(&response) {
+            tracing::debug!(what, "the service refused the token; renewing it once");
+            tokens.invalidate(&token).await;
+            renewed = true;
+            continue;
+        }
+        return Ok(response);
+    }
+}
+
+/// A token endpoint's answer to a granted request (RFC 6749 section 5.1).
+#[derive(Debug, Deserialize)]
+pub struct TokenResponse {
+    access_token: String,
+    /// `Bearer`, as a rule.
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Seconds the token lives; a number, or a string of digits as some servers send it.
+    #[serde(default, deserialize_with = "seconds")]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Seconds {
+        Number(u64),
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Seconds>::deserialize(d)? {
+        Some(Seconds::Number(n)) => Some(n),
+        Some(Seconds::Text(s)) => s.trim().parse().ok(),
+        Some(Seconds::Other(_)) | None => None,
+    })
+}
+
+impl TokenResponse {
+    /// The access token, living `expires_in` or else `default_lifetime`.
+    pub fn access_token(&self, default_lifetime: Duration) -> AccessToken {
+        let lifetime = self
+            .expires_in
+            .map_or(default_lifetime, Duration::from_secs);
+        AccessToken::new(Secret::new(self.access_token.clone()), lifetime)
+    }
+
+    /// The refresh token, when the grant gave one.
+    pub fn refresh_token(&self) -> Option<Secret> {
+        self.refresh_token.clone().map(Secret::new)
+    }
+}
+
+/// An OAuth error body (RFC 6749 section 5.2): `invalid_grant`, `authorization_pending`...
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OAuthError {
+    pub error: String,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+impl OAuthError {
+    /// The body's OAuth error, if it is one.
+    pub fn parse(body: &[u8]) -> Option<OAuthError> {
+        serde_json::from_slice(body).ok()
+    }
+}
+
+/// What a token endpoint answered.
+#[derive(Debug)]
+pub enum TokenReply {
+    /// A 2xx with a non-empty access token.
+    Granted(TokenResponse),
+    /// Any other status, for the service to explain (its error bodies and advice differ).
+    Refused(Response),
+}
+
+/// Posts `form` to a token endpoint (`request` is the POST, with whatever headers the service
+/// wants) and reads the answer. A 2xx without a usable `access_token` is a protocol error.
+pub async fn request_token(
+    what: &str,
+    request: reqwest::RequestBuilder,
+    form: &[(&str, &str)],
+) -> Result<TokenReply> {
+    let response = send(what, request.form(form)).await?;
+    if !response.is_success() {
+        return Ok(TokenReply::Refused(response));
+    }
+    let token: TokenResponse = serde_json::from_slice(&response.body).map_err(|e| {
+        Error::protocol(format!(
+            "{what}: the token endpoint answered without an access_token ({e})"
+        ))
+    })?;
+    if token.access_token.is_empty() {
+        return Err(Error::protocol(format!(
+            "{what}: the token endpoint answered with an empty access_token"
+        )));
+    }
+    Ok(TokenReply::Granted(token))
+}
+
+/// The kind of a token endpoint's refusal: throttling and failures the table calls
+/// temporary keep their kind; anything else means the credentials were refused (`auth`).
+pub fn token_refusal_kind(status: StatusCode) -> ErrorKind {
+    let status = status.as_u16();
+    if status_is_temporary(status) {
+        kind_for_status(status)
+    } else {
+        ErrorKind::Auth
+    }
+}
+
+/// Escaped in a URL path segment: everything but RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`). A service that needs another character kept can remove it
+/// (`SEGMENT.remove(b'@')`) and use [`encode_segment_with`].
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes `value` as one URL path segment: `/`, `?`, `#`, `%`, spaces and non-ASCII
+/// bytes (as UTF-8) are all escaped, and `.` and `..` become `%2E` and `%2E%2E` so they cannot
+/// be read as path steps. Whatever a user key holds, the URL stays on its resource.
+pub fn encode_segment(value: &str) -> String {
+    encode_segment_with(value, SEGMENT)
+}
+
+/// [`encode_segment`] with another set of escaped characters (it must escape at least `/`,
+/// `?`, `#` and `%`).
+pub fn encode_segment_with(value: &str, escaped: &'static AsciiSet) -> String {
+    match value {
+        "." => "%2E".to_string(),
+        ".." => "%2E%2E".to_string(),
+        _ => utf8_percent_encode(value, escaped).to_string(),
+    }
+}
+
 /// What a service's error body said, as each target parses it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceError {
@@ -117,22 +368,8 @@ pub struct ServiceError {
     pub request_id: Option<String>,
 }
 
-/// The default meaning of an HTTP status, before a target refines it with the body.
-pub fn kind_of_status(status: StatusCode) -> ErrorKind {
-    match status.as_u16() {
-        400 | 409 | 413 | 415 | 422 => ErrorKind::Rejected,
-        401 => ErrorKind::Auth,
-        403 => ErrorKind::Permission,
-        404 | 410 => ErrorKind::NotFound,
-        408 | 500 | 502..=504 => ErrorKind::Unavailable,
-        429 => ErrorKind::Throttled,
-        _ if status.is_server_error() => ErrorKind::Unavailable,
-        _ => ErrorKind::Protocol,
-    }
-}
-
 /// Reads a `Retry-After` header.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -140,24 +377,25 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .and_then(parse_retry_after)
 }
 
-/// Builds picday's error for a failed response: the kind from the status (or `kind` if the
-/// target knows better), temporary for 408/429/5xx, the Retry-After hint, and the service's
+/// Builds picday's error for a failed response: the kind from the status
+/// ([`picday_protocol::kind_for_status`], or `kind` if the target knows better), temporary for
+/// 408/429/5xx ([`picday_protocol::status_is_temporary`]), the Retry-After hint, and the service's
 /// code, message and request id as context.
 pub fn response_error(
     what: &str,
     status: StatusCode,
-    headers: &reqwest::header::HeaderMap,
+    headers: &HeaderMap,
     service: &ServiceError,
     kind: Option<ErrorKind>,
 ) -> Error {
-    let kind = kind.unwrap_or_else(|| kind_of_status(status));
+    let kind = kind.unwrap_or_else(|| kind_for_status(status.as_u16()));
     let detail = service
         .message
         .as_deref()
         .filter(|m| !m.trim().is_empty())
         .map(|m| format!(": {}", m.trim()))
         .unwrap_or_default();
-    let temporary = matches!(status.as_u16(), 408 | 429) || status.is_server_error();
+    let temporary = status_is_temporary(status.as_u16());
     let mut e = Error::new(kind, format!("{what}: HTTP {}{detail}", status.as_u16()))
         .temporary(temporary || kind == ErrorKind::Throttled)
         .with_retry_after(retry_after(headers));
@@ -218,16 +456,294 @@ mod tests {
 
     #[test]
     fn statuses_map_to_kinds() {
+        let kind = |status: StatusCode| {
+            response_error(
+                "x",
+                status,
+                &HeaderMap::new(),
+                &ServiceError::default(),
+                None,
+            )
+        };
         assert_eq!(
-            kind_of_status(StatusCode::TOO_MANY_REQUESTS),
+            kind(StatusCode::TOO_MANY_REQUESTS).kind(),
             ErrorKind::Throttled
         );
+        assert!(kind(StatusCode::TOO_MANY_REQUESTS).is_temporary());
         assert_eq!(
-            kind_of_status(StatusCode::SERVICE_UNAVAILABLE),
+            kind(StatusCode::SERVICE_UNAVAILABLE).kind(),
             ErrorKind::Unavailable
         );
-        assert_eq!(kind_of_status(StatusCode::NOT_FOUND), ErrorKind::NotFound);
-        assert_eq!(kind_of_status(StatusCode::BAD_REQUEST), ErrorKind::Rejected);
+        assert!(kind(StatusCode::REQUEST_TIMEOUT).is_temporary());
+        assert_eq!(kind(StatusCode::NOT_FOUND).kind(), ErrorKind::NotFound);
+        assert_eq!(kind(StatusCode::BAD_REQUEST).kind(), ErrorKind::Rejected);
+        assert!(!kind(StatusCode::BAD_REQUEST).is_temporary());
+    }
+
+    #[test]
+    fn token_refusals_are_auth_unless_temporary() {
+        for (status, kind) in [
+            (400, ErrorKind::Auth),
+            (401, ErrorKind::Auth),
+            (403, ErrorKind::Auth),
+            (404, ErrorKind::Auth),
+            (408, ErrorKind::Unavailable),
+            (429, ErrorKind::Throttled),
+            (500, ErrorKind::Unavailable),
+            (503, ErrorKind::Unavailable),
+        ] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(token_refusal_kind(status), kind, "{status}");
+        }
+    }
+
+    #[test]
+    fn segments_escape_everything_that_could_leave_the_resource() {
+        assert_eq!(encode_segment("a/b"), "a%2Fb");
+        assert_eq!(encode_segment("x#EXT#"), "x%23EXT%23");
+        assert_eq!(encode_segment("a?b=c&d"), "a%3Fb%3Dc%26d");
+        assert_eq!(encode_segment("100%"), "100%25");
+        assert_eq!(encode_segment("jo smith"), "jo%20smith");
+        assert_eq!(
+            encode_segment("Zoë Ødegård"),
+            "Zo%C3%AB%20%C3%98deg%C3%A5rd"
+        );
+        assert_eq!(encode_segment("a.b-c_d~e@f+g"), "a.b-c_d~e%40f%2Bg");
+        assert_eq!(encode_segment("."), "%2E");
+        assert_eq!(encode_segment(".."), "%2E%2E");
+        assert_eq!(encode_segment("../x"), "..%2Fx");
+        assert_eq!(encode_segment(""), "");
+        const KEEP_AT: &AsciiSet = &SEGMENT.remove(b'@');
+        assert_eq!(encode_segment_with("a b@x/y", KEEP_AT), "a%20b@x%2Fy");
+        assert_eq!(encode_segment_with("..", KEEP_AT), "%2E%2E");
+    }
+
+    /// Counts the tokens handed out and the ones invalidated.
+    #[derive(Default)]
+    struct Tokens {
+        cache: Option<TokenCache>,
+        issued: AtomicUsize,
+        invalidated: AtomicUsize,
+    }
+
+    impl TokenSource for Tokens {
+        async fn token(&self) -> Result<Secret> {
+            let cache = self.cache.as_ref().unwrap();
+            cache
+                .get(|| async {
+                    let n = self.issued.fetch_add(1, Ordering::SeqCst);
+                    Ok(AccessToken::new(
+                        Secret::new(format!("t{n}")),
+                        Duration::from_secs(3600),
+                    ))
+                })
+                .await
+        }
+        async fn invalidate(&self, stale: &Secret) {
+            self.invalidated.fetch_add(1, Ordering::SeqCst);
+            self.cache.as_ref().unwrap().invalidate(stale).await;
+        }
+    }
+
+    fn tokens() -> Tokens {
+        Tokens {
+            cache: Some(TokenCache::new(Duration::from_secs(300))),
+            ..Tokens::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_renewed_once_and_the_request_sent_again() {
+        let mut server = mockito::Server::new_async().await;
+        let stale = server
+            .mock("GET", "/r")
+            .match_header("authorization", "Bearer t0")
+            .with_status(401)
+            .expect(1)
+            .create_async()
+            .await;
+        let fresh = server
+            .mock("GET", "/r")
+            .match_header("authorization", "Bearer t1")
+            .with_status(200)
+            .with_body("ok")
+            .expect(1)
+            .create_async()
+            .await;
+        let http = client(Duration::from_secs(10)).unwrap();
+        let url = format!("{}/r", server.url());
+        let tokens = tokens();
+        let mut built = 0;
+        let r = send_with_token(
+            &tokens,
+            "GET r",
+            || {
+                built += 1;
+                http.get(&url)
+            },
+            |_| true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body, b"ok");
+        assert_eq!(built, 2);
+        assert_eq!(tokens.issued.load(Ordering::SeqCst), 2);
+        assert_eq!(tokens.invalidated.load(Ordering::SeqCst), 1);
+        stale.assert_async().await;
+        fresh.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn a_second_401_and_a_401_not_about_the_token_go_back_to_the_caller() {
+        let mut server = mockito::Server::new_async().await;
+        let always = server
+            .mock("GET", "/r")
+            .with_status(401)
+            .with_body("no")
+            .expect(3)
+            .create_async()
+            .await;
+        let http = client(Duration::from_secs(10)).unwrap();
+        let url = format!("{}/r", server.url());
+        let tokens = tokens();
+        let r = send_with_token(&tokens, "GET r", || http.get(&url), |_| true)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(tokens.invalidated.load(Ordering::SeqCst), 1);
+        // The caller says this 401 is not about the token: no renewal at all.
+        let r = send_with_token(&tokens, "GET r", || http.get(&url), |_| false)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.body, b"no");
+        assert_eq!(tokens.invalidated.load(Ordering::SeqCst), 1);
+        always.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn error_bodies_are_capped_and_success_bodies_read_whole() {
+        let mut server = mockito::Server::new_async().await;
+        let big = vec![b'x'; ERROR_BODY_LIMIT * 4];
+        let _err = server
+            .mock("GET", "/err")
+            .with_status(502)
+            .with_body(&big)
+            .create_async()
+            .await;
+        let _ok = server
+            .mock("GET", "/ok")
+            .with_status(200)
+            .with_body(&big)
+            .create_async()
+            .await;
+        let http = client(Duration::from_secs(10)).unwrap();
+        let r = send("GET err", http.get(format!("{}/err", server.url())))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(r.body.len(), ERROR_BODY_LIMIT);
+        let r = send("GET ok", http.get(format!("{}/ok", server.url())))
+            .await
+            .unwrap();
+        assert!(r.is_success());
+        assert_eq!(r.body.len(), big.len());
+    }
+
+    #[tokio::test]
+    async fn transport_failures_are_temporary_unavailable() {
+        let http = client(Duration::from_secs(5)).unwrap();
+        // Nothing listens on the discard port of the loopback address.
+        let e = send("GET x", http.get("http://127.0.0.1:9/x"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert!(e.is_temporary());
+        assert!(e.message().starts_with("GET x: "), "{e}");
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_grants_refuses_and_rejects_nonsense() {
+        let mut server = mockito::Server::new_async().await;
+        let _granted = server
+            .mock("POST", "/granted")
+            .match_header("content-type", "application/x-www-form-urlencoded")
+            .match_body(mockito::Matcher::UrlEncoded(
+                "grant_type".into(),
+                "client_credentials".into(),
+            ))
+            .with_status(200)
+            .with_body(r#"{"access_token":"a1","token_type":"Bearer","expires_in":"120","refresh_token":"r1"}"#)
+            .create_async()
+            .await;
+        let _refused = server
+            .mock("POST", "/refused")
+            .with_status(400)
+            .with_body(r#"{"error":"invalid_grant","error_description":"bad"}"#)
+            .create_async()
+            .await;
+        let _empty = server
+            .mock("POST", "/empty")
+            .with_status(200)
+            .with_body(r#"{"access_token":"","expires_in":10}"#)
+            .create_async()
+            .await;
+        let _html = server
+            .mock("POST", "/html")
+            .with_status(200)
+            .with_body("<html></html>")
+            .create_async()
+            .await;
+        let http = client(Duration::from_secs(10)).unwrap();
+        let form = [("grant_type", "client_credentials")];
+        let post = |path: &str| http.post(format!("{}{path}", server.url()));
+
+        let TokenReply::Granted(t) = request_token("token", post("/granted"), &form)
+            .await
+            .unwrap()
+        else {
+            panic!("not granted")
+        };
+        assert_eq!(t.expires_in, Some(120));
+        assert_eq!(t.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(t.access_token(Duration::ZERO).secret.expose(), "a1");
+        assert_eq!(t.refresh_token().unwrap().expose(), "r1");
+
+        let TokenReply::Refused(r) = request_token("token", post("/refused"), &form)
+            .await
+            .unwrap()
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let oauth = OAuthError::parse(&r.body).unwrap();
+        assert_eq!(oauth.error, "invalid_grant");
+        assert_eq!(oauth.error_description.as_deref(), Some("bad"));
+
+        for path in ["/empty", "/html"] {
+            let e = request_token("token", post(path), &form).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{path}");
+        }
+    }
+
+    #[test]
+    fn token_lifetimes_default_when_missing_or_unreadable() {
+        for (json, secs) in [
+            (r#"{"access_token":"a","expires_in":7}"#, 7),
+            (r#"{"access_token":"a","expires_in":" 8 "}"#, 8),
+            (r#"{"access_token":"a","expires_in":null}"#, 99),
+            (r#"{"access_token":"a","expires_in":1.5}"#, 99),
+            (r#"{"access_token":"a"}"#, 99),
+        ] {
+            let t: TokenResponse = serde_json::from_str(json).unwrap();
+            let life = t.access_token(Duration::from_secs(99)).expires_at - Instant::now();
+            assert!(
+                life <= Duration::from_secs(secs)
+                    && life > Duration::from_secs(secs) - Duration::from_secs(2),
+                "{json}: {life:?}"
+            );
+        }
     }
 
     #[test]

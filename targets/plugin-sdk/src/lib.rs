@@ -258,16 +258,8 @@ impl HttpResponse {
         if (200..300).contains(&self.status) {
             return Ok(self);
         }
-        let kind = match self.status {
-            400 | 409 | 413 | 415 | 422 => ErrorKind::Rejected,
-            401 => ErrorKind::Auth,
-            403 => ErrorKind::Permission,
-            404 | 410 => ErrorKind::NotFound,
-            429 => ErrorKind::Throttled,
-            408 | 500..=599 => ErrorKind::Unavailable,
-            _ => ErrorKind::Protocol,
-        };
-        let temporary = matches!(self.status, 408 | 429 | 500..=599);
+        let kind = picday_protocol::kind_for_status(self.status);
+        let temporary = picday_protocol::status_is_temporary(self.status);
         let body = self.body_bytes();
         let excerpt = String::from_utf8_lossy(&body[..body.len().min(200)])
             .trim()
@@ -289,42 +281,9 @@ impl HttpResponse {
     }
 }
 
-/// The kinds of failure picday understands (the same names as its own errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    Rejected,
-    Throttled,
-    Auth,
-    Permission,
-    Config,
-    Input,
-    Unavailable,
-    Io,
-    Unsupported,
-    Protocol,
-    Internal,
-}
-
-impl ErrorKind {
-    /// The protocol name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Rejected => "rejected",
-            ErrorKind::Throttled => "throttled",
-            ErrorKind::Auth => "auth",
-            ErrorKind::Permission => "permission",
-            ErrorKind::Config => "config",
-            ErrorKind::Input => "input",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Io => "io",
-            ErrorKind::Unsupported => "unsupported",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
+/// The kinds of failure picday understands: picday's own [`ErrorKind`], from
+/// `picday-protocol`, so that both ends of the protocol name them alike.
+pub use picday_protocol::ErrorKind;
 
 /// A plugin's error: what picday reports and what its retry layer decides on.
 #[derive(Debug, Clone, PartialEq)]
@@ -343,7 +302,7 @@ impl PluginError {
         PluginError {
             kind,
             message: message.into(),
-            temporary: matches!(kind, ErrorKind::Throttled | ErrorKind::Unavailable),
+            temporary: kind.temporary_by_default(),
             retry_after_secs: None,
             context: BTreeMap::new(),
         }
@@ -392,23 +351,7 @@ impl PluginError {
     }
 
     pub(crate) fn from_msg(m: protocol::ErrorMsg) -> Self {
-        let kind = [
-            ErrorKind::NotFound,
-            ErrorKind::Rejected,
-            ErrorKind::Throttled,
-            ErrorKind::Auth,
-            ErrorKind::Permission,
-            ErrorKind::Config,
-            ErrorKind::Input,
-            ErrorKind::Unavailable,
-            ErrorKind::Io,
-            ErrorKind::Unsupported,
-            ErrorKind::Protocol,
-            ErrorKind::Internal,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == m.kind)
-        .unwrap_or(ErrorKind::Internal);
+        let kind = ErrorKind::from_name(&m.kind).unwrap_or(ErrorKind::Internal);
         PluginError {
             kind,
             message: m.message,

@@ -65,7 +65,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Makes an HTTP request a plugin asked for, with picday's shared client.
+/// Makes an HTTP request a plugin asked for, with picday's shared client and
+/// [`picday_http::send`] (so a non-2xx body reaches the plugin cut at
+/// [`picday_http::ERROR_BODY_LIMIT`]).
 pub(crate) async fn http(request: HttpRequest) -> HttpResult {
     match send(request).await {
         Ok(r) => HttpResult::Response(r),
@@ -96,14 +98,9 @@ async fn send(request: HttpRequest) -> Result<HttpResponse> {
         builder = builder.header(k, v);
     }
     let what = format!("{} {}", request.method, request.url);
-    let response = builder
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| picday_http::transport_error(&what, e))?;
-    let status = response.status().as_u16();
+    let response = picday_http::send(&what, builder.body(body)).await?;
     let headers = response
-        .headers()
+        .headers
         .iter()
         .map(|(k, v)| {
             (
@@ -112,14 +109,10 @@ async fn send(request: HttpRequest) -> Result<HttpResponse> {
             )
         })
         .collect();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| picday_http::transport_error(&what, e))?;
     Ok(HttpResponse {
-        status,
+        status: response.status.as_u16(),
         headers,
-        body: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        body: base64::engine::general_purpose::STANDARD.encode(&response.body),
     })
 }
 
@@ -141,10 +134,9 @@ pub(crate) fn error_msg(e: &Error) -> ErrorMsg {
 /// A plugin's error reply as a picday error. An unknown kind is the plugin's mistake
 /// (`protocol`); a Retry-After that is not a sane number of seconds is dropped.
 pub(crate) fn from_error_msg(label: &str, m: ErrorMsg) -> Error {
-    let kind = serde_json::from_value::<ErrorKind>(serde_json::Value::String(m.kind.clone()));
-    let mut e = match kind {
-        Ok(kind) => Error::new(kind, m.message).temporary(m.temporary),
-        Err(_) => Error::protocol(format!(
+    let mut e = match ErrorKind::from_name(&m.kind) {
+        Some(kind) => Error::new(kind, m.message).temporary(m.temporary),
+        None => Error::protocol(format!(
             "{label} answered with an unknown error kind `{}`: {}",
             m.kind, m.message
         )),
