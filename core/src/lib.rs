@@ -1,4 +1,4 @@
-//! picday's core: the model, the photo pipeline, the [`Target`] trait, the registry, the layers
+//! picday's core: the model, the sources people come from, the photo pipeline, the [`Target`] trait, the registry, the layers
 //! and the engine that fans each normalised photo out to every target.
 //!
 //! Target crates depend on this crate only; the CLI ties everything together. Nothing here
@@ -8,15 +8,23 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod layers;
-pub mod mapping;
 pub mod memory;
 pub mod model;
 pub mod pipeline;
-pub mod pspa;
 pub mod registry;
 pub mod secret;
+pub mod source;
 pub mod state;
 pub mod target;
+
+/// The paths `source::{csv, pspa}` had before they moved under `source` (issue 20), for the
+/// crates that still use them (`targets/sis/tests`); new code uses `source`.
+#[doc(hidden)]
+pub mod mapping {
+    pub use crate::source::{KeyFields, Mapping, RowProblem};
+}
+#[doc(hidden)]
+pub use source::pspa;
 
 pub use config::{Config, PhotoConfig, PhotoLimits, PhotoOptions, TargetSpec};
 pub use engine::{Engine, Observer, Outcome, RunSummary, RunTarget, Status};
