@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use picday_core::Config;
 use picday_core::engine::{Journal, RunSummary, Status};
-use picday_core::mapping::RowProblem;
+use picday_core::source::RowProblem;
 use picday_core::state::{JournalOptions, NewRun, State};
 
 /// The state of one command's run. Dry runs read the state (to say what would be skipped) but

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use picday_core::engine::{Outcome, RunSummary, Status};
-use picday_core::mapping::RowProblem;
+use picday_core::source::RowProblem;
 use serde::Serialize;
 
 /// Counts for one target.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use picday_core::engine::{Journal, RunSummary, RunTarget};
 use picday_core::layers::{self, RetryPolicy, StackOptions};
-use picday_core::mapping::RowProblem;
+use picday_core::source::RowProblem;
 use picday_core::state::NewRun;
 use tokio_util::sync::CancellationToken;
 

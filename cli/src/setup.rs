@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use picday_core::mapping::{self, KeyFields, Mapping};
+use picday_core::source::{self, Input, KeyFields};
 use picday_core::{Config, Target, Template};
 
 use crate::UsageError;
@@ -78,9 +78,13 @@ impl Loaded {
         keys
     }
 
-    /// Reads the people.
-    pub fn people(&self) -> anyhow::Result<Mapping> {
-        mapping::load(&self.config, &self.key_fields())
-            .map_err(|e| UsageError(anyhow!("{e}")).into())
+    /// Reads the people, once, with what the source has to say about how it was read.
+    pub fn input(&self) -> anyhow::Result<Input> {
+        source::load(
+            &self.config.source,
+            &self.config.base_dir,
+            &self.key_fields(),
+        )
+        .map_err(|e| UsageError(anyhow!("{e}")).into())
     }
 }

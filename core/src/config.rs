@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::model::Profile;
 use crate::pipeline::CropMode;
+// The `[source]` section is typed next to the readers that take it (`crate::source`).
+pub use crate::source::config::{SourceConfig, SourceFormat};
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -33,57 +35,6 @@ pub struct Config {
     /// Top-level `plugin_dirs = [...]`: folders searched for target plugins, resolved against
     /// the configuration's folder (see `picday-plugin`).
     pub plugin_dirs: Vec<PathBuf>,
-}
-
-/// `[source]`: where people and photos come from.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// The mapping file, relative to the configuration.
-    pub mapping: PathBuf,
-    /// The mapping's format.
-    #[serde(default)]
-    pub format: SourceFormat,
-    /// PSPA only: the roster CSV joined to the index for ids and e-mails.
-    #[serde(default)]
-    pub roster: Option<PathBuf>,
-    /// PSPA only: the index fields compared with the roster (default last_name, first_name,
-    /// grade).
-    #[serde(default)]
-    pub match_on: Option<Vec<String>>,
-    /// PSPA only: the roster column of an index field, when its name differs.
-    #[serde(default)]
-    pub roster_columns: Option<BTreeMap<String, String>>,
-    /// PSPA only: the index column layout (auto, standard, creator-studio, pictavo).
-    #[serde(default)]
-    pub layout: Option<crate::pspa::Layout>,
-    /// PSPA only: names for the columns after the standard ones, when there is no header row.
-    #[serde(default)]
-    pub extra_columns: Option<Vec<String>>,
-}
-
-impl SourceConfig {
-    /// The keys that only `format = "pspa"` reads, with whether they are set.
-    fn pspa_keys(&self) -> [(&'static str, bool); 5] {
-        [
-            ("roster", self.roster.is_some()),
-            ("match_on", self.match_on.is_some()),
-            ("roster_columns", self.roster_columns.is_some()),
-            ("layout", self.layout.is_some()),
-            ("extra_columns", self.extra_columns.is_some()),
-        ]
-    }
-}
-
-/// The kinds of input picday reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceFormat {
-    /// A CSV with a header row (`path,mail,...`).
-    #[default]
-    Csv,
-    /// A photographer's PSPA/PSPI delivery (`INDEX.TXT` + image folders), see [`crate::pspa`].
-    Pspa,
 }
 
 /// `[photo]`: how source photos are normalised.
@@ -421,9 +372,7 @@ impl Config {
             };
             Error::config(format!("{place}: {}", e.message().trim()))
         })?;
-        if raw.source.format != SourceFormat::Pspa
-            && let Some((key, _)) = raw.source.pspa_keys().into_iter().find(|(_, set)| *set)
-        {
+        if let Some((key, format)) = raw.source.unused_key() {
             // The key's line inside `[source]`, for the message.
             let line = text
                 .lines()
@@ -437,7 +386,7 @@ impl Config {
                 })
                 .map_or(String::new(), |(i, _)| format!(":{}", i + 1));
             return Err(Error::config(format!(
-                "{}{line}: [source]: `{key}` is only read with format = \"pspa\"",
+                "{}{line}: [source]: `{key}` is only read with format = \"{format}\"",
                 path.display()
             )));
         }

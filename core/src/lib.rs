@@ -1,4 +1,4 @@
-//! picday's core: the model, the photo pipeline, the [`Target`] trait, the registry, the layers
+//! picday's core: the model, the sources people come from, the photo pipeline, the [`Target`] trait, the registry, the layers
 //! and the engine that fans each normalised photo out to every target.
 //!
 //! Target crates depend on this crate only; the CLI ties everything together. Nothing here
@@ -8,14 +8,13 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod layers;
-pub mod mapping;
 pub mod memory;
 pub mod model;
 pub mod options;
 pub mod pipeline;
-pub mod pspa;
 pub mod registry;
 pub mod secret;
+pub mod source;
 pub mod state;
 pub mod target;
 

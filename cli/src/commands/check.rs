@@ -3,6 +3,7 @@
 //! and each target's own read-only check.
 
 use picday_core::Status;
+use picday_core::source::Details;
 use serde::Serialize;
 
 use crate::{Outcome, setup};
@@ -23,7 +24,7 @@ struct CheckOutput {
     rows_left_out: Vec<String>,
     /// How a PSPA delivery was joined to the roster (`format = "pspa"` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pspa: Option<picday_core::pspa::MatchStats>,
+    pspa: Option<picday_core::source::pspa::MatchStats>,
     photos_unreadable: Vec<String>,
     photos_flagged: Vec<String>,
     targets: Vec<TargetCheck>,
@@ -42,11 +43,11 @@ struct TargetCheck {
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
     let loaded = setup::load(config_path, &args.targets)?;
-    let mapping = loaded.people()?;
-    let pspa = if loaded.config.source.format == picday_core::config::SourceFormat::Pspa {
-        Some(picday_core::pspa::read(&loaded.config, &loaded.key_fields())?.stats)
-    } else {
-        None
+    let input = loaded.input()?;
+    let mapping = input.mapping;
+    let pspa = match input.details {
+        Details::Pspa(stats) => Some(stats),
+        Details::Csv => None,
     };
     let rows_left_out: Vec<String> = mapping
         .problems
@@ -56,7 +57,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
 
     let mut photos_unreadable = Vec::new();
     let mut photos_flagged = Vec::new();
-    for group in picday_core::mapping::shared_photos(&mapping.people) {
+    for group in picday_core::source::shared_photos(&mapping.people) {
         for &i in &group {
             let p = &mapping.people[i];
             let others: Vec<String> = group

@@ -35,7 +35,7 @@ struct Card {
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
     let loaded = setup::load(config_path, &args.targets)?;
-    let mapping = loaded.people()?;
+    let mapping = loaded.input()?.mapping;
     let out = args
         .out
         .unwrap_or_else(|| loaded.config.base_dir.join("preview"));
@@ -43,7 +43,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     std::fs::create_dir_all(&img_dir).with_context(|| format!("creating {}", img_dir.display()))?;
 
     let mut shared: BTreeMap<usize, String> = BTreeMap::new();
-    for group in picday_core::mapping::shared_photos(&mapping.people) {
+    for group in picday_core::source::shared_photos(&mapping.people) {
         for &i in &group {
             let others: Vec<String> = group
                 .iter()

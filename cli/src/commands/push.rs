@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use picday_core::engine::{RunSummary, Status};
-use picday_core::mapping::RowProblem;
+use picday_core::source::RowProblem;
 use picday_core::{ErrorKind, Person};
 
 use crate::report::Report;
@@ -36,11 +36,11 @@ pub struct Args {
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
     let loaded = setup::load(config_path, &args.targets)?;
-    let mut mapping = loaded.people()?;
+    let mut mapping = loaded.input()?.mapping;
     // Chosen before placeholders are held back, so that `--only` can name a held-back person.
     let chosen = select(&mapping.people, &args.only)?;
     if !args.allow_shared_photos {
-        picday_core::mapping::hold_back_shared_photos(&mut mapping);
+        picday_core::source::hold_back_shared_photos(&mut mapping);
     }
     if let Some(lines) = chosen {
         mapping.people.retain(|p| lines.contains(&p.origin.line));

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Outcome, PhotoSummary, Status};
 use crate::error::{Error, ErrorKind, Result};
-use crate::mapping::RowProblem;
 use crate::model::{Origin, Person};
+use crate::source::RowProblem;
 use crate::target::Receipt;
 
 pub use journal::{JournalOptions, RunJournal};

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use picday_core::engine::{Engine, Quiet, RunSummary, RunTarget};
 use picday_core::layers::{StackOptions, stack};
-use picday_core::mapping::KeyFields;
-use picday_core::pspa::{PspaOptions, read_delivery};
+use picday_core::source::KeyFields;
+use picday_core::source::pspa::{PspaOptions, read_delivery};
 use picday_core::{Person, Registry, Status, Target, TargetSpec};
 use picday_target_sis::Manifest;
 use tokio_util::sync::CancellationToken;
