@@ -72,8 +72,6 @@ enum Command {
     Restore(commands::restore::Args),
 }
 
-pub use exit::{Outcome, UsageError};
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);

@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use picday_core::source::{self, Input, KeyFields};
+use picday_core::state::{RunRecord, State};
 use picday_core::{Config, Target, Template};
 
-use crate::UsageError;
+use crate::exit::usage;
 
 /// A loaded configuration with its targets built.
 #[derive(Debug)]
@@ -18,25 +18,60 @@ pub struct Loaded {
     pub targets: Vec<(String, Arc<dyn Target>)>,
 }
 
-/// Loads the configuration and builds the enabled targets (or only those named).
-pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
-    let config = Config::load(path).map_err(|e| {
+/// Loads the configuration; a missing or invalid file is a usage error (with a hint when the
+/// file does not exist).
+pub fn config(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| {
         let hint = if !path.exists() {
             " (run `picday init` to write one, or pass --config)"
         } else {
             ""
         };
-        UsageError(anyhow!("{e}{hint}"))
-    })?;
+        usage(format_args!("{e}{hint}"))
+    })
+}
+
+/// The state beside the configuration, which the command needs: none yet is a usage error
+/// ("nothing has been pushed with this configuration").
+pub fn existing_state(config: &Config) -> anyhow::Result<Arc<State>> {
+    State::open_existing(&config.base_dir)?
+        .map(Arc::new)
+        .ok_or_else(|| {
+            usage(format_args!(
+                "no state beside {}: nothing has been pushed with this configuration",
+                config.path.display()
+            ))
+        })
+}
+
+/// A run the state recorded; an unknown id is a usage error naming the recent runs.
+pub fn recorded_run(state: &State, id: &str) -> anyhow::Result<RunRecord> {
+    if let Some(run) = state.run(id)? {
+        return Ok(run);
+    }
+    let known: Vec<String> = state.runs(5)?.into_iter().map(|r| r.id).collect();
+    let known = if known.is_empty() {
+        "none".into()
+    } else {
+        known.join(", ")
+    };
+    Err(usage(format_args!(
+        "no run {id} in {}; recent runs: {known} (see `picday status`)",
+        state.path().display()
+    )))
+}
+
+/// Loads the configuration and builds the enabled targets (or only those named).
+pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
+    let config = config(path)?;
     for name in only_targets {
         if !config.targets.iter().any(|t| &t.name == name) {
             let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-            return Err(UsageError(anyhow!(
+            return Err(usage(format_args!(
                 "--target {name}: no [targets.{name}] in {}; configured: {}",
                 path.display(),
                 known.join(", ")
-            ))
-            .into());
+            )));
         }
     }
     let registry = crate::registry::with_plugins(&config.plugin_dirs);
@@ -50,17 +85,14 @@ pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
         if !chosen {
             continue;
         }
-        let target = registry
-            .build(spec)
-            .map_err(|e| UsageError(anyhow!("{e}")))?;
+        let target = registry.build(spec).map_err(usage)?;
         targets.push((spec.name.clone(), target));
     }
     if targets.is_empty() {
-        return Err(UsageError(anyhow!(
+        return Err(usage(format_args!(
             "no enabled target in {}: add a [targets.NAME] section (see `picday targets`)",
             path.display()
-        ))
-        .into());
+        )));
     }
     Ok(Loaded { config, targets })
 }
@@ -85,6 +117,6 @@ impl Loaded {
             &self.config.base_dir,
             &self.key_fields(),
         )
-        .map_err(|e| UsageError(anyhow!("{e}")).into())
+        .map_err(usage)
     }
 }

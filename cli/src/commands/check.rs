@@ -6,7 +6,8 @@ use picday_core::Status;
 use picday_core::source::Details;
 use serde::Serialize;
 
-use crate::{Outcome, setup};
+use crate::exit::Outcome;
+use crate::setup;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

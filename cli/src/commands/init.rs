@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 
-use crate::{Outcome, UsageError};
+use crate::exit::{Outcome, usage};
 
 const CONFIG: &str = r#"# picday configuration. Docs: docs/configuration.md
 # Paths are relative to this file. Secrets are given as { env = "VAR" } or { file = "path" }.
@@ -50,11 +50,10 @@ pub fn run(dir: &Path) -> anyhow::Result<Outcome> {
     let mapping = dir.join("photos.csv");
     for path in [&config, &mapping] {
         if path.exists() {
-            return Err(UsageError(anyhow!(
+            return Err(usage(format_args!(
                 "{} already exists; picday init never overwrites a file",
                 path.display()
-            ))
-            .into());
+            )));
         }
     }
     std::fs::write(&config, CONFIG).with_context(|| format!("writing {}", config.display()))?;

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use picday_core::Person;
 
+use crate::exit::Outcome;
 use crate::html::esc;
-use crate::{Outcome, setup};
+use crate::setup;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -5,14 +5,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use picday_core::engine::{RunSummary, Status};
 use picday_core::source::RowProblem;
 use picday_core::{ErrorKind, Person};
 
+use crate::exit::{Outcome, usage};
 use crate::report::Report;
 use crate::run::{Run, RunKind};
-use crate::{Outcome, UsageError, setup};
+use crate::setup;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -132,10 +132,9 @@ fn select(people: &[Person], only: &[String]) -> anyhow::Result<Option<HashSet<u
     };
     for key in only {
         if !people.iter().any(|p| matches(p, key)) {
-            return Err(UsageError(anyhow!(
+            return Err(usage(format_args!(
                 "--only {key}: nobody in the mapping has this value"
-            ))
-            .into());
+            )));
         }
     }
     Ok(Some(

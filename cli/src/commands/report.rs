@@ -3,13 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
-use picday_core::Config;
 use picday_core::engine::RunSummary;
-use picday_core::state::State;
 
+use crate::exit::Outcome;
 use crate::report::Report;
-use crate::{Outcome, UsageError};
+use crate::setup;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,27 +20,9 @@ pub struct Args {
 }
 
 pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
-    let config = Config::load(config_path).map_err(|e| UsageError(anyhow!("{e}")))?;
-    let state = State::open_existing(&config.base_dir)?.ok_or_else(|| {
-        UsageError(anyhow!(
-            "no state beside {}: nothing has been pushed with this configuration",
-            config.path.display()
-        ))
-    })?;
-    let Some(record) = state.run(&args.run)? else {
-        let known: Vec<String> = state.runs(5)?.into_iter().map(|r| r.id).collect();
-        return Err(UsageError(anyhow!(
-            "no run {} in {}; recent runs: {}",
-            args.run,
-            state.path().display(),
-            if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            }
-        ))
-        .into());
-    };
+    let config = setup::config(config_path)?;
+    let state = setup::existing_state(&config)?;
+    let record = setup::recorded_run(&state, &args.run)?;
     let (problems, notes) = state.run_extras(&record.id)?;
     let summary = RunSummary {
         outcomes: state.outcomes(&record.id)?,

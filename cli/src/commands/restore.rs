@@ -12,14 +12,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::anyhow;
+use picday_core::Subject;
 use picday_core::engine::{Change, Deliverer, Delivery, Job, Status};
-use picday_core::state::{Backup, State};
-use picday_core::{Config, Subject};
+use picday_core::state::Backup;
 
-use crate::exit::usage;
+use crate::exit::Outcome;
 use crate::history::History;
 use crate::run::{Run, RunKind};
-use crate::{Outcome, UsageError, setup};
+use crate::setup;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,22 +32,11 @@ pub struct Args {
 }
 
 pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
-    let config = Config::load(config_path).map_err(|e| UsageError(anyhow!("{e}")))?;
-    if State::open_existing(&config.base_dir)?.is_none() {
-        return Err(usage(format_args!(
-            "no state beside {}: there is nothing to restore",
-            config.path.display()
-        )));
-    }
+    let config = setup::config(config_path)?;
+    setup::existing_state(&config)?;
     let history = History::for_change(&config, "restore")?;
     let state = history.state.clone().ok_or_else(|| anyhow!("no state"))?;
-    if state.run(&args.run)?.is_none() {
-        let path = state.path().display();
-        return Err(usage(format_args!(
-            "no run {} in {path} (see `picday status`)",
-            args.run
-        )));
-    }
+    setup::recorded_run(&state, &args.run)?;
     let backups = state.backups(&args.run, args.target.as_deref())?;
     if backups.is_empty() {
         let on = args.target.as_ref().map(|t| format!(" on target {t}"));

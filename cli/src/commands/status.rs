@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use anyhow::anyhow;
-use picday_core::Config;
 use picday_core::state::State;
 
-use crate::{Outcome, UsageError};
+use crate::exit::Outcome;
+use crate::setup;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
-    let config = Config::load(config_path).map_err(|e| UsageError(anyhow!("{e}")))?;
+    let config = setup::config(config_path)?;
     let Some(state) = State::open_existing(&config.base_dir)? else {
         if json {
             println!(

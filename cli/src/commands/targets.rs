@@ -5,7 +5,7 @@
 
 use picday_core::registry::TypeInfo;
 
-use crate::Outcome;
+use crate::exit::Outcome;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
