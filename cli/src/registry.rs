@@ -1,7 +1,8 @@
 //! The target types this build of picday knows: one `register` call per target crate.
 //!
-//! Adding a built-in target is one line here (and one dependency in `cli/Cargo.toml`); core is
-//! never touched.
+//! Adding a built-in target is one line here (and one dependency in `cli/Cargo.toml`), plus its
+//! docs page with the generated option table (`page_of` in `commands/targets.rs` names it);
+//! core is never touched.
 
 use picday_core::Registry;
 

@@ -1,5 +1,5 @@
 //! `picday push`: the run. Every person's photo is normalised once and sent to every enabled
-//! target through the standard layers (retry, throttle, dry-run); a report folder is written
+//! target through the standard layers (contract, dry-run, retry, throttle); a report folder is written
 //! whatever happens, Ctrl-C included.
 
 use std::collections::{BTreeMap, HashSet};

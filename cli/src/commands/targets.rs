@@ -102,7 +102,8 @@ mod tests {
             "entra" => "entra.md",
             "google" => "google.md",
             "ldap" => "ldap.md",
-            _ => "sis.md",
+            "powerschool" | "infinite-campus" | "aeries" => "sis.md",
+            other => panic!("a new built-in type `{other}`: name its docs page here"),
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod abi;
 pub mod protocol;
 mod session;
+mod shared;
 mod stdio;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ pub use protocol::{
 pub use serde_json;
 #[doc(hidden)]
 pub use session::Session;
+pub use shared::{PhotoShape, Shared, SharedOptions};
 #[doc(hidden)]
 pub use stdio::run_stdio;
 

@@ -11,7 +11,7 @@
 //!   native code in picday's own process.
 //!
 //! Either way the plugin becomes a [`TargetFactory`] in the [`Registry`], so the engine, the
-//! layers (retry, throttle, dry-run) and `picday targets` see no difference with a built-in
+//! layers (contract, dry-run, retry, throttle) and `picday targets` see no difference with a built-in
 //! target. picday keeps HTTP, retries and throttling: a plugin asks the host to make its HTTP
 //! requests and classifies the answers.
 

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use picday_plugin_sdk::{
-    CheckOk, Config, DescribeOk, Host, Info, OptionSpec, Photo, PhotoTransfer, Plugin,
-    PluginCapabilities, PluginError, ProfileMsg, Receipt, Subject,
+    CheckOk, Config, DescribeOk, Host, Info, OptionSpec, Photo, PhotoShape, PhotoTransfer, Plugin,
+    PluginCapabilities, PluginError, Receipt, SharedOptions, Subject,
 };
 use serde::Deserialize;
 
@@ -25,21 +25,17 @@ picday_plugin_sdk::plugin!(Share);
 #[serde(deny_unknown_fields)]
 struct Options {
     dir: PathBuf,
-    #[serde(default = "default_key")]
-    key: String,
-    #[serde(default)]
-    width: Option<u32>,
-    #[serde(default)]
-    height: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
     #[serde(default)]
     title: Option<String>,
 }
 
-fn default_key() -> String {
-    "{mail}".into()
-}
+/// The options shared with picday's own targets: the key (also the file name) and a portrait
+/// photo, 4:5 by default. Files are written at most eight at once.
+const SHARED: SharedOptions = SharedOptions {
+    key: ("key", "{mail}", "the person's key; also the file name"),
+    photo: (PhotoShape::Sized, (400, 500)),
+    concurrency: None,
+};
 
 /// One person in the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,32 +62,25 @@ impl Plugin for Share {
                 delete: true,
                 resolves_people: false,
             },
-            options: vec![
+            options: [
                 OptionSpec::required("dir", "the shared folder, relative to picday.toml"),
-                OptionSpec::optional("key", "\"{mail}\"", "the person's key; also the file name"),
-                OptionSpec::optional("width", "400", "photo width"),
-                OptionSpec::optional("height", "500", "photo height (portrait 4:5 by default)"),
-                OptionSpec::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
                 OptionSpec::optional("title", "\"Photos\"", "the heading of index.html"),
-            ],
+            ]
+            .into_iter()
+            .chain(SHARED.specs())
+            .collect(),
             photo_transfer: PhotoTransfer::Base64,
         }
     }
 
     fn configure(config: &Config) -> Result<(Self, DescribeOk), PluginError> {
-        let o: Options = config.parse()?;
-        let (width, height) = (o.width.unwrap_or(400), o.height.unwrap_or(500));
-        if !(16..=4096).contains(&width) || !(16..=4096).contains(&height) {
-            return Err(PluginError::config(format!(
-                "[targets.{}]: photo size {width}x{height} must be between 16 and 4096",
-                config.target
-            )));
-        }
+        let (shared, own) = config.take_shared(&SHARED)?;
+        let o: Options = own.parse()?;
         let dir = config.resolve_path(&o.dir);
         let index = read_index(&dir.join("index.csv"));
         let described = DescribeOk {
-            profile: ProfileMsg::jpeg(width, height, o.quality.unwrap_or(config.quality)),
-            key: o.key,
+            profile: shared.profile,
+            key: shared.key,
             summary: format!("photo share {} with index.html", dir.display()),
             max_concurrency: 8,
         };

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use picday_plugin_sdk::base64::Engine as _;
 use picday_plugin_sdk::{
-    CheckOk, Config, DescribeOk, Host, HttpRequest, Info, OptionSpec, Photo, PhotoTransfer, Plugin,
-    PluginCapabilities, PluginError, ProfileMsg, Receipt, Subject,
+    CheckOk, Config, DescribeOk, Host, HttpRequest, Info, OptionSpec, Photo, PhotoShape,
+    PhotoTransfer, Plugin, PluginCapabilities, PluginError, Receipt, SharedOptions, Subject,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -28,21 +28,16 @@ struct Options {
     url: String,
     #[serde(default)]
     secret: Option<String>,
-    #[serde(default = "default_key")]
-    key: String,
-    #[serde(default)]
-    size: Option<u32>,
-    #[serde(default)]
-    quality: Option<u8>,
-    #[serde(default)]
-    max_concurrency: Option<usize>,
     #[serde(default)]
     fields: Option<Vec<String>>,
 }
 
-fn default_key() -> String {
-    "{mail}".into()
-}
+/// The options shared with picday's own targets: the key, a square photo, deliveries at once.
+const SHARED: SharedOptions = SharedOptions {
+    key: ("key", "{mail}", "the person's key template"),
+    photo: (PhotoShape::Square, (648, 648)),
+    concurrency: Some((4, 64, "deliveries at once")),
+};
 
 /// A configured webhook.
 struct Webhook {
@@ -62,7 +57,7 @@ impl Plugin for Webhook {
                 delete: true,
                 resolves_people: false,
             },
-            options: vec![
+            options: [
                 OptionSpec::required("url", "where deliveries are POSTed (http or https)"),
                 OptionSpec::optional(
                     "secret",
@@ -70,22 +65,22 @@ impl Plugin for Webhook {
                     "signs each body: X-Picday-Signature: sha256=HMAC",
                 )
                 .secret(),
-                OptionSpec::optional("key", "\"{mail}\"", "the person's key template"),
-                OptionSpec::optional("size", "648", "width and height of the square photo"),
-                OptionSpec::optional("quality", "[photo] quality", "JPEG quality, 1-100"),
-                OptionSpec::optional("max_concurrency", "4", "deliveries at once"),
                 OptionSpec::optional(
                     "fields",
                     "every column",
                     "the mapping columns sent with each photo",
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(SHARED.specs())
+            .collect(),
             photo_transfer: PhotoTransfer::File,
         }
     }
 
     fn configure(config: &Config) -> Result<(Self, DescribeOk), PluginError> {
-        let o: Options = config.parse()?;
+        let (shared, own) = config.take_shared(&SHARED)?;
+        let o: Options = own.parse()?;
         let bad = |msg: String| PluginError::config(format!("[targets.{}]: {msg}", config.target));
         let (scheme, rest) = o
             .url
@@ -94,24 +89,14 @@ impl Plugin for Webhook {
         if !matches!(scheme, "http" | "https") || rest.is_empty() {
             return Err(bad("`url` must start with http:// or https://".into()));
         }
-        let size = o.size.unwrap_or(648);
-        if !(16..=4096).contains(&size) {
-            return Err(bad(format!("`size` {size} must be between 16 and 4096")));
-        }
-        let quality = o.quality.unwrap_or(config.quality);
-        if !(1..=100).contains(&quality) {
-            return Err(bad(format!(
-                "`quality` {quality} must be between 1 and 100"
-            )));
-        }
         // The summary goes into reports: no query string, which may hold a token.
         let shown = o.url.split(['?', '#']).next().unwrap_or_default();
         let signed = if o.secret.is_some() { ", signed" } else { "" };
         let described = DescribeOk {
-            profile: ProfileMsg::jpeg(size, size, quality),
-            key: o.key,
+            profile: shared.profile,
+            key: shared.key,
             summary: format!("webhook POST {shown}{signed}"),
-            max_concurrency: o.max_concurrency.unwrap_or(4).max(1),
+            max_concurrency: shared.max_concurrency,
         };
         Ok((
             Webhook {
