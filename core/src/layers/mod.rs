@@ -9,6 +9,7 @@
 //! the throttle next to the target, so that every retried attempt waits for a pause the
 //! service asked for and nothing refused by the contract is retried.
 
+mod breaker;
 mod contract;
 mod dry_run;
 mod retry;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use breaker::Breaker;
 pub use contract::Contract;
 pub use dry_run::DryRun;
 pub use retry::{Retry, parse_retry_after};
@@ -87,7 +89,7 @@ impl TargetIo for Stacked {
     }
 }
 
-/// Wraps a target in the contract, throttle, retry and (if asked) dry-run layers. The retry
+/// Wraps a target in the contract, breaker, throttle, retry and (if asked) dry-run layers. The retry
 /// layer follows the target's own policy when it declares one, else `options.retry`.
 pub fn stack(target: Arc<dyn Target>, options: &StackOptions) -> Arc<dyn Target> {
     let info = target.info();
@@ -103,6 +105,7 @@ pub fn stack(target: Arc<dyn Target>, options: &StackOptions) -> Arc<dyn Target>
     if options.dry_run {
         io = Arc::new(DryRun::new(io));
     }
+    let io = Arc::new(Breaker::new(io));
     let io = Arc::new(Contract::new(
         io,
         &info.type_name,
@@ -277,5 +280,32 @@ mod tests {
         assert_eq!(memory.calls(), 0);
         stacked.put_photo(&subject(), &photo()).await.unwrap();
         assert_eq!(memory.calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_one_refusal_of_the_credentials_no_more_requests_are_made() {
+        let memory = Arc::new(MemoryTarget::new("m"));
+        memory.fail_next([Error::auth("invalid_client: wrong secret")]);
+        let stacked = stack(memory.clone(), &StackOptions::default());
+        let first = stacked.put_photo(&subject(), &photo()).await.unwrap_err();
+        assert_eq!(first.kind(), crate::ErrorKind::Auth);
+        for _ in 0..40 {
+            let e = stacked.put_photo(&subject(), &photo()).await.unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Auth);
+            assert!(!e.is_temporary());
+            assert!(e.message().contains("wrong secret"), "{e}");
+            assert!(e.message().contains("not tried"), "{e}");
+            let e = stacked.get_photo(&subject()).await.unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Auth);
+        }
+        assert_eq!(memory.calls(), 1, "one request reached the service, not 81");
+
+        // Other failures do not trip it.
+        let memory = Arc::new(MemoryTarget::new("m"));
+        memory.fail_next([Error::rejected("bad photo")]);
+        let stacked = stack(memory.clone(), &StackOptions::default());
+        stacked.put_photo(&subject(), &photo()).await.unwrap_err();
+        stacked.put_photo(&subject(), &photo()).await.unwrap();
+        assert_eq!(memory.calls(), 2);
     }
 }
