@@ -158,7 +158,7 @@ impl<'a> Report<'a> {
             "flags",
         ])?;
         for p in self.problems {
-            csv.write_record([
+            csv.write_record(spreadsheet_safe([
                 p.origin.file.display().to_string(),
                 p.origin.line.to_string(),
                 p.person.clone(),
@@ -173,10 +173,10 @@ impl<'a> Report<'a> {
                 String::new(),
                 String::new(),
                 String::new(),
-            ])?;
+            ]))?;
         }
         for o in &self.outcomes {
-            csv.write_record([
+            csv.write_record(spreadsheet_safe([
                 o.file.clone(),
                 o.line.to_string(),
                 o.person.clone(),
@@ -191,7 +191,7 @@ impl<'a> Report<'a> {
                 o.request_id.unwrap_or_default().to_string(),
                 o.bytes.map(|b| b.to_string()).unwrap_or_default(),
                 o.flags.clone(),
-            ])?;
+            ]))?;
         }
         let bytes = csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
         write_atomic(&dir.join("report.csv"), &bytes)?;
@@ -201,6 +201,20 @@ impl<'a> Report<'a> {
         )?;
         Ok(())
     }
+}
+
+/// The cells of one `report.csv` row, each made inert for a spreadsheet. Names, keys and
+/// reasons come from the school's files and from services: a cell starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return is a formula to Excel and LibreOffice (CSV injection,
+/// OWASP), so such a cell gets a leading `'`, which both show as text.
+fn spreadsheet_safe<const N: usize>(cells: [String; N]) -> [String; N] {
+    cells.map(|cell| {
+        if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{cell}")
+        } else {
+            cell
+        }
+    })
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -437,3 +437,60 @@ fn powerschool_staff_without_a_student_id_are_sent_as_staff() {
     );
     assert!(dir.path().join("out/ps-staff.zip").is_file());
 }
+
+/// A name or key that a spreadsheet would run as a formula is written as text in report.csv
+/// (CSV injection: a mapping row `=HYPERLINK(...)` must not become a live link in Excel).
+#[test]
+fn report_csv_cells_never_start_a_formula() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = portraits().join(
+        std::fs::read_dir(portraits())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with(".jpg") && !n.starts_with("07"))
+            .unwrap(),
+    );
+    let mapping = dir.path().join("photos.csv");
+    std::fs::write(
+        &mapping,
+        format!(
+            "path,mail,first_name,last_name\n{},@SUM(A1),=HYPERLINK(A1),-2+3\n",
+            photo.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("picday.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nmapping = {mapping:?}\n\n[targets.share]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{{mail}}.jpg\"\n"
+        ),
+    )
+    .unwrap();
+    let out = picday(&config, &["push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("report.csv");
+    let mut rows = csv::Reader::from_path(&report).unwrap();
+    let mut cells = 0;
+    for row in rows.records() {
+        for cell in row.unwrap().iter() {
+            cells += 1;
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {}",
+                report.display()
+            );
+        }
+    }
+    assert!(cells > 0);
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    assert!(text.contains("'@SUM(A1).jpg"), "{text}");
+}
