@@ -670,7 +670,14 @@ fn create(path: &Path) -> Result<()> {
 
 /// Opens and validates an existing state file.
 fn connect(path: &Path) -> Result<Connection> {
-    check_header(path)?;
+    // A file shorter than its header says is only a suspicion: after a disk filled up in the
+    // middle of a checkpoint, the pages the file lacks are still in the write-ahead log and
+    // SQLite reads them from there. SQLite's own check decides.
+    let short = check_header(path)?;
+    let damaged = |what: &str| match &short {
+        Some(cut) => damaged(path, &format!("{cut}; SQLite: {what}")),
+        None => damaged(path, what),
+    };
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -680,9 +687,18 @@ fn connect(path: &Path) -> Result<Connection> {
         .map_err(|e| sql_err(path, e))?;
     let ok: String = conn
         .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-        .map_err(|e| sql_err(path, e))?;
+        .map_err(|e| match is_damage(&e) {
+            true => damaged(&e.to_string()),
+            false => sql_err(path, e),
+        })?;
     if ok != "ok" {
-        return Err(damaged(path, &ok));
+        return Err(damaged(&ok));
+    }
+    if let Some(cut) = &short {
+        tracing::warn!(
+            "{}: {cut}, but SQLite finds it sound (the rest is in its write-ahead log); going on",
+            path.display()
+        );
     }
     let has_meta: bool = conn
         .query_row(
@@ -715,7 +731,7 @@ fn connect(path: &Path) -> Result<Connection> {
         )));
     }
     if version < 1 {
-        return Err(damaged(path, "no schema version"));
+        return Err(damaged("no schema version"));
     }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| sql_err(path, e))?;
@@ -726,8 +742,9 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Cheap checks before SQLite sees the file: not SQLite at all, or cut short.
-fn check_header(path: &Path) -> Result<()> {
+/// Cheap checks before SQLite sees the file: not SQLite at all (refused), or shorter than its
+/// header announces (returned, for SQLite's check to confirm or clear).
+fn check_header(path: &Path) -> Result<Option<String>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
@@ -762,15 +779,12 @@ fn check_header(path: &Path) -> Result<()> {
     let change = &header[24..28];
     let valid_for = &header[92..96];
     if change == valid_for && pages > 0 && len < pages * page_size {
-        return Err(damaged(
-            path,
-            &format!(
-                "cut short: {len} bytes where its header announces {}",
-                pages * page_size
-            ),
-        ));
+        return Ok(Some(format!(
+            "cut short: {len} bytes where its header announces {}",
+            pages * page_size
+        )));
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

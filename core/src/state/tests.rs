@@ -291,6 +291,52 @@ fn truncated_state_file_is_refused_naming_the_file() {
     assert_refused(dir.path(), &["damaged", "cut short", "move it aside"]);
 }
 
+/// A disk that filled up during a checkpoint: SQLite had copied the first page of the
+/// write-ahead log into the file (so its header announces the new size) but could not extend
+/// the file; every page is still in the log. SQLite reads the state whole, so picday must not
+/// call it damaged or advise moving it aside (that would throw away the backup index).
+#[test]
+fn a_state_whose_pages_are_still_in_the_wal_is_not_called_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".picday/state.db");
+    let wal = dir.path().join(".picday/state.db-wal");
+    {
+        let state = open(dir.path());
+        state
+            .conn()
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .unwrap();
+        let j = state.journal("r1", JournalOptions::default());
+        let person = Arc::new(Person::new("x.jpg", [("mail", "x@school.example")]));
+        for i in 0..300 {
+            let mut o = crate::engine::Outcome::new(&person, "mem", Some(&format!("k{i}")));
+            o.reason = "x".repeat(200);
+            j.record(None, &o).unwrap();
+        }
+        // Dropped without a checkpoint: everything since the state was created is in the log.
+        std::mem::forget(state);
+    }
+    let log = std::fs::read(&wal).unwrap();
+    let page_size = u32::from_be_bytes(log[8..12].try_into().unwrap()) as usize;
+    // The newest copy of page 1 in the log (frames: a 24-byte header, then the page).
+    let frame = 24 + page_size;
+    let page1 = (0..(log.len() - 32) / frame)
+        .rev()
+        .map(|n| 32 + n * frame)
+        .find(|&at| u32::from_be_bytes(log[at..at + 4].try_into().unwrap()) == 1)
+        .unwrap();
+    let mut db = std::fs::read(&path).unwrap();
+    db[..page_size].copy_from_slice(&log[page1 + 24..page1 + 24 + page_size]);
+    std::fs::write(&path, &db).unwrap();
+    let announced = u32::from_be_bytes(db[28..32].try_into().unwrap()) as usize * page_size;
+    assert!(db.len() < announced, "{} < {announced}", db.len());
+
+    let state = State::open_existing(dir.path())
+        .expect("SQLite reads it whole")
+        .expect("a state");
+    assert_eq!(state.outcomes("r1").unwrap().len(), 300);
+}
+
 #[test]
 fn state_file_that_is_not_sqlite_is_refused() {
     let dir = tempfile::tempdir().unwrap();
