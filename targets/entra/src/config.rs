@@ -274,11 +274,7 @@ impl Settings {
         let login_url = trim(cfg.login_url.as_deref().unwrap_or(cfg.cloud.login_url()));
         let graph_url = trim(cfg.graph_url.as_deref().unwrap_or(cfg.cloud.graph_url()));
         for (key, url) in [("login_url", &login_url), ("graph_url", &graph_url)] {
-            if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1"))
-                || reqwest::Url::parse(url).is_err()
-            {
-                return Err(spec.error_at(key, format!("`{key}` {url:?} must be an https:// URL")));
-            }
+            picday_http::check_service_url(url).map_err(|why| spec.invalid(key, why))?;
         }
         let profile = options.profile()?;
         Ok(Settings {

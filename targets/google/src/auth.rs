@@ -97,14 +97,18 @@ impl ServiceAccount {
         }
         let key = EncodingKey::from_rsa_pem(file.private_key.as_bytes())
             .map_err(|e| Error::config(format!("the key file's private_key is unusable: {e}")))?;
+        let token_uri = file
+            .token_uri
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string());
+        // The signed assertion goes there: the key file's word alone is not enough.
+        picday_http::check_service_url(&token_uri)
+            .map_err(|why| Error::config(format!("the key file's token_uri: {why}")))?;
         Ok(ServiceAccount {
             client_email: file.client_email,
             client_id: file.client_id,
             private_key_id: file.private_key_id,
-            token_uri: file
-                .token_uri
-                .filter(|u| !u.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string()),
+            token_uri,
             key,
         })
     }

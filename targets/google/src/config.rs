@@ -104,14 +104,7 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_API_URL.to_string())
             .trim_end_matches('/')
             .to_string();
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://"))
-            || reqwest::Url::parse(&api_url).is_err()
-        {
-            return Err(spec.invalid(
-                "api_url",
-                format!("must be an http(s) URL, not {api_url:?}"),
-            ));
-        }
+        picday_http::check_service_url(&api_url).map_err(|why| spec.invalid("api_url", why))?;
         let admin = cfg.admin.map(|a| a.trim().to_string());
         if admin.as_deref().is_some_and(|a| !a.contains('@')) {
             return Err(spec.invalid("admin", "must be the administrator's email address"));

@@ -769,3 +769,65 @@ mod tests {
         assert_eq!(e.message(), "PUT photo: HTTP 429: slow down");
     }
 }
+
+/// The one rule for every service URL picday sends credentials or photos to: a URL that
+/// parses, without a user name or password in it, over `https`, or over `http` only when the
+/// host is this machine (`localhost` or a loopback address: tests and local proxies). A
+/// prefix check is not enough: `http://127.0.0.1@192.0.2.2/` names the host 192.0.2.2.
+/// Returns why not, for the caller to name the option.
+pub fn check_service_url(url: &str) -> std::result::Result<reqwest::Url, String> {
+    let parsed =
+        reqwest::Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL ({e})"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "{url:?} holds a user name or password; write the host alone"
+        ));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        "http" => Err(format!(
+            "{url:?} is plain http to another machine: credentials and photos would cross the \
+             network unencrypted; use https:// (plain http is allowed only to localhost)"
+        )),
+        _ => Err(format!("{url:?} must be an https:// URL")),
+    }
+}
+
+#[cfg(test)]
+mod url_rule {
+    use super::check_service_url;
+
+    #[test]
+    fn https_anywhere_http_only_to_this_machine() {
+        for ok in [
+            "https://graph.microsoft.com",
+            "https://login.microsoftonline.us/",
+            "http://127.0.0.1:18081",
+            "http://127.8.9.10/x",
+            "http://localhost:8080",
+            "http://[::1]:9000",
+        ] {
+            assert!(check_service_url(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            // The downgrade reported in issue 24: a loopback-looking prefix, a remote host.
+            ("http://127.0.0.1@192.0.2.2:18081", "user name"),
+            ("http://192.0.2.2:18081", "plain http"),
+            ("http://localhost.example.org", "plain http"),
+            ("http://127.0.0.1.example.org", "plain http"),
+            ("https://user:pw@graph.microsoft.com", "user name"),
+            ("ftp://127.0.0.1", "https://"),
+            ("graph.microsoft.com", "not a URL"),
+        ] {
+            let e = check_service_url(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}
