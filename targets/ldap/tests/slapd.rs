@@ -228,13 +228,15 @@ async fn thumbnail_photo_size_limits_are_respected() {
     assert_eq!(profile.max_bytes, Some(10_240));
     let p = fixtures::photo(profile, 9);
     assert!(p.len() <= 10_240);
-    // A photo over the budget is refused before anything is sent.
+    // A photo over the budget is refused before anything is sent (by the contract layer, as
+    // the engine runs the target).
     let mut big = p.clone();
     let mut bytes = p.bytes.to_vec();
     bytes.resize(10_241, 0);
     big.bytes = bytes.into();
     let s = subject(&*t, 7);
-    let e = t.put_photo(&s, &big).await.unwrap_err();
+    let stacked = picday_core::layers::stack(t.clone(), &Default::default());
+    let e = stacked.put_photo(&s, &big).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Rejected, "{e}");
     assert!(thumbnail(&slapd, 7).await.is_empty());
     // AD's hard limit cannot be configured away.
