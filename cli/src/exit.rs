@@ -2,6 +2,7 @@
 //! or targets failed (the rest was done), 2 a configuration or usage error before anything
 //! was sent.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// How a command ended.
@@ -65,4 +66,17 @@ fn is_config_error(e: &anyhow::Error) -> bool {
             )
         })
     })
+}
+
+/// One line on standard output (see the `say!` macro); a closed pipe ends the process quietly.
+pub fn say(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }

@@ -5,6 +5,18 @@
 //! Exit codes: 0 all went well, 1 some rows or photos failed, 2 a configuration or usage
 //! error before anything was sent.
 
+/// `println!` that never panics on a closed pipe (`picday targets --json | head -1`): the
+/// reader has gone, so picday stops printing and ends quietly, with exit code 0. Every line a
+/// command prints to standard output goes through it.
+macro_rules! say {
+    () => {
+        $crate::exit::say(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::exit::say(format_args!($($arg)*))
+    };
+}
+
 mod commands;
 mod exit;
 mod history;

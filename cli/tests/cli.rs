@@ -494,3 +494,29 @@ fn report_csv_cells_never_start_a_formula() {
     assert!(text.contains("'=HYPERLINK"), "{text}");
     assert!(text.contains("'@SUM(A1).jpg"), "{text}");
 }
+
+/// `picday targets --json | head -1`: the reader closes the pipe early. picday stops printing
+/// and ends quietly; it used to panic (exit code 101, "failed printing to stdout").
+#[test]
+fn a_closed_pipe_on_standard_output_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(dir.path(), "");
+    for args in [&["targets", "--json"][..], &["targets"], &["status"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_picday"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("PICDAY_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before picday writes its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -144,7 +144,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         ok,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_human(&out, &mapping.notes, args.no_photos);
     }
@@ -155,31 +155,31 @@ fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
     if let Some(stats) = &out.pspa {
         print!("{stats}");
     }
-    println!(
+    say!(
         "mapping: {} people ready, {} rows left out",
         out.people,
         out.rows_left_out.len()
     );
     for n in notes {
-        println!("  note: {n}");
+        say!("  note: {n}");
     }
     for r in &out.rows_left_out {
-        println!("  left out: {r}");
+        say!("  left out: {r}");
     }
     if no_photos {
-        println!("photos: not decoded (--no-photos)");
+        say!("photos: not decoded (--no-photos)");
     } else {
-        println!(
+        say!(
             "photos: {} readable, {} unreadable, {} flagged for review",
             out.people - out.photos_unreadable.len(),
             out.photos_unreadable.len(),
             out.photos_flagged.len()
         );
         for p in &out.photos_unreadable {
-            println!("  unreadable: {p}");
+            say!("  unreadable: {p}");
         }
         for p in &out.photos_flagged {
-            println!("  review: {p}");
+            say!("  review: {p}");
         }
     }
     for t in &out.targets {
@@ -188,18 +188,18 @@ fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
             (None, true) => "ok",
             (None, false) => "ok, with warnings",
         };
-        println!("target {}: {verdict} — {}", t.name, t.summary);
+        say!("target {}: {verdict} — {}", t.name, t.summary);
         for s in &t.ok {
-            println!("  ok: {s}");
+            say!("  ok: {s}");
         }
         for w in &t.warnings {
-            println!("  warning: {w}");
+            say!("  warning: {w}");
         }
         if let Some(e) = &t.error {
-            println!("  error: {e}");
+            say!("  error: {e}");
         }
     }
-    println!(
+    say!(
         "{}",
         if out.ok {
             "all good: nothing was sent"

@@ -58,8 +58,8 @@ pub fn run(dir: &Path) -> anyhow::Result<Outcome> {
     }
     std::fs::write(&config, CONFIG).with_context(|| format!("writing {}", config.display()))?;
     std::fs::write(&mapping, MAPPING).with_context(|| format!("writing {}", mapping.display()))?;
-    println!("wrote {} and {}", config.display(), mapping.display());
-    println!("next: put your photos beside the mapping, list them in it, then run `picday check`");
+    say!("wrote {} and {}", config.display(), mapping.display());
+    say!("next: put your photos beside the mapping, list them in it, then run `picday check`");
     Ok(Outcome::Ok)
 }
 

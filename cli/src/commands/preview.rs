@@ -125,17 +125,17 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     .with_context(|| format!("writing {}", index.display()))?;
 
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({ "index": index, "people": cards.len(), "flagged": flagged, "unreadable": unreadable })
         );
     } else {
-        println!(
+        say!(
             "preview: {} people, {flagged} flagged for review, {unreadable} unreadable, {} rows left out",
             cards.len(),
             mapping.problems.len()
         );
-        println!("open {}", index.display());
+        say!("open {}", index.display());
     }
     Ok(if unreadable == 0 {
         Outcome::Ok

@@ -93,7 +93,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
                         .is_some_and(|k| k != ErrorKind::Cancelled || summary.interrupted))
         });
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "run_id": report.run_id,
@@ -108,13 +108,13 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         );
     } else {
         for note in &mapping.notes {
-            println!("note: {note}");
+            say!("note: {note}");
         }
         print_human(&summary, &mapping.problems, &report, args.dry_run);
         for line in crate::history::unchanged_lines(&summary, args.dry_run) {
-            println!("{line}");
+            say!("{line}");
         }
-        println!("report: {}", dir.join("report.csv").display());
+        say!("report: {}", dir.join("report.csv").display());
     }
     Ok(Outcome::partial_if(partial))
 }
@@ -148,14 +148,14 @@ fn select(people: &[Person], only: &[String]) -> anyhow::Result<Option<HashSet<u
 
 fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_>, dry_run: bool) {
     let verb = if dry_run { "would send" } else { "sent" };
-    println!(
+    say!(
         "picday push{}: {} people, {} rows left out",
         if dry_run { " (dry run)" } else { "" },
         report.people,
         problems.len()
     );
     for (target, t) in &report.totals {
-        println!(
+        say!(
             "  {target:<16} {verb} {:>5}   unchanged {:>5}   skipped {:>5}   failed {:>5}",
             t.sent,
             t.unchanged,
@@ -164,12 +164,12 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
         );
     }
     for note in &summary.notes {
-        println!("  {note}");
+        say!("  {note}");
     }
     if !problems.is_empty() {
-        println!("rows left out:");
+        say!("rows left out:");
         for p in problems {
-            println!(
+            say!(
                 "  {} {}: {}; {}",
                 p.origin,
                 display_person(&p.person),
@@ -200,9 +200,9 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
             .push(&o.target);
     }
     if !lines.is_empty() {
-        println!("not sent:");
+        say!("not sent:");
         for ((_, head, reason), targets) in lines {
-            println!("  {head} [{}] {reason}", targets.join(", "));
+            say!("  {head} [{}] {reason}", targets.join(", "));
         }
     }
     if summary.interrupted {
@@ -211,7 +211,7 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
             .iter()
             .filter(|o| o.kind == Some(ErrorKind::Cancelled))
             .count();
-        println!("interrupted: {left} deliveries not started; run the same push again to finish");
+        say!("interrupted: {left} deliveries not started; run the same push again to finish");
     }
 }
 

@@ -55,14 +55,14 @@ pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome
         .unwrap_or_else(|| format!("never ({})", record.status));
     report.write(&dir)?;
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "run_id": record.id, "report_dir": dir, "totals": report.totals,
             }))?
         );
     } else {
-        println!(
+        say!(
             "report of run {} ({}, {}): {}",
             record.id,
             record.command,

@@ -40,7 +40,7 @@ pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<O
     let backups = state.backups(&args.run, args.target.as_deref())?;
     if backups.is_empty() {
         let on = args.target.as_ref().map(|t| format!(" on target {t}"));
-        println!(
+        say!(
             "run {} took no backups{}: nothing to restore (backups are taken on targets that can \
              read photos back, unless `backup = false`)",
             args.run,
@@ -76,17 +76,19 @@ pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<O
         let ok = failed == 0;
         let line = serde_json::json!({"run_id": id, "restored_from": args.run,
             "report_dir": dir, "totals": totals, "ok": ok});
-        println!("{}", serde_json::to_string_pretty(&line)?);
+        say!("{}", serde_json::to_string_pretty(&line)?);
         return Ok(Outcome::partial_if(!ok));
     }
-    println!(
+    say!(
         "picday restore of run {} (run {}):",
-        args.run, report.run_id
+        args.run,
+        report.run_id
     );
     for (target, t) in &report.totals {
-        println!(
+        say!(
             "  {target:<16} restored {:>5}   failed {:>5}",
-            t.sent, t.failed
+            t.sent,
+            t.failed
         );
     }
     for o in summary
@@ -95,12 +97,12 @@ pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<O
         .filter(|o| o.status == Status::Failed)
     {
         let key = o.key.as_deref().unwrap_or("?");
-        println!("  failed: {key} [{}] {}", o.target, o.reason);
+        say!("  failed: {key} [{}] {}", o.target, o.reason);
     }
     for note in &summary.notes[1..] {
-        println!("  note: {note}");
+        say!("  note: {note}");
     }
-    println!("report: {}", run.dir.join("report.html").display());
+    say!("report: {}", run.dir.join("report.html").display());
     Ok(Outcome::partial_if(failed > 0))
 }
 

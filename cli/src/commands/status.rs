@@ -19,12 +19,12 @@ pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome
     let config = setup::config(config_path)?;
     let Some(state) = State::open_existing(&config.base_dir)? else {
         if json {
-            println!(
+            say!(
                 "{}",
                 serde_json::json!({ "state": null, "runs": [], "targets": [] })
             );
         } else {
-            println!(
+            say!(
                 "no state yet ({}): nothing has been pushed with this configuration",
                 State::dir_of(&config.base_dir)
                     .join(picday_core::state::FILE)
@@ -50,7 +50,7 @@ pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome
                 })
             })
             .collect();
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "state": state.path(),
@@ -60,31 +60,40 @@ pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome
         );
         return Ok(Outcome::Ok);
     }
-    println!("state: {}", state.path().display());
+    say!("state: {}", state.path().display());
     if runs.is_empty() {
-        println!("no runs yet");
+        say!("no runs yet");
     } else {
-        println!("recent runs (newest first):");
-        println!(
+        say!("recent runs (newest first):");
+        say!(
             "  {:<20} {:<8} {:<12} {:>6} {:>9} {:>7} {:>6}  started",
-            "run", "command", "status", "sent", "unchanged", "skipped", "failed"
+            "run",
+            "command",
+            "status",
+            "sent",
+            "unchanged",
+            "skipped",
+            "failed"
         );
         for (r, sent, unchanged, skipped, failed) in &run_rows {
             let mut what = r.command.clone();
             if let Some(from) = &r.restored_from {
                 what = format!("{what} {from}");
             }
-            println!(
+            say!(
                 "  {:<20} {:<8} {:<12} {sent:>6} {unchanged:>9} {skipped:>7} {failed:>6}  {}",
-                r.id, what, r.status, r.started
+                r.id,
+                what,
+                r.status,
+                r.started
             );
         }
         if runs.iter().any(|r| r.status == "crashed") {
-            println!("  (crashed: killed before it finished; the next push finished its work)");
+            say!("  (crashed: killed before it finished; the next push finished its work)");
         }
     }
     if !targets.is_empty() {
-        println!("targets:");
+        say!("targets:");
         for t in &targets {
             let last = match &t.last_run {
                 Some(run) => format!(
@@ -93,9 +102,10 @@ pub fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome
                 ),
                 None => "no run yet".into(),
             };
-            println!(
+            say!(
                 "  {:<16} {:>6} people have picday's photo   {last}",
-                t.target, t.current
+                t.target,
+                t.current
             );
         }
     }

@@ -21,12 +21,12 @@ pub fn run(config: &std::path::Path, args: Args, json: bool) -> anyhow::Result<O
         .unwrap_or_default();
     let types = crate::registry::with_plugins(&dirs).types();
     if json {
-        println!("{}", serde_json::to_string_pretty(&types)?);
+        say!("{}", serde_json::to_string_pretty(&types)?);
         return Ok(Outcome::Ok);
     }
     if args.markdown {
         for t in &types {
-            println!("### `{}`\n\n{}", t.name, markdown(t));
+            say!("### `{}`\n\n{}", t.name, markdown(t));
         }
         return Ok(Outcome::Ok);
     }
@@ -36,17 +36,17 @@ pub fn run(config: &std::path::Path, args: Args, json: bool) -> anyhow::Result<O
         } else {
             format!(" (also: {})", t.aliases.join(", "))
         };
-        println!("{}{aliases}  [{} {}]", t.name, t.source, t.version);
-        println!("  {}", t.summary);
+        say!("{}{aliases}  [{} {}]", t.name, t.source, t.version);
+        say!("  {}", t.summary);
         for o in &t.options {
             let req = if o.required {
                 "required".to_string()
             } else {
                 format!("default {}", o.default.as_deref().unwrap_or("none"))
             };
-            println!("    {:<22} {} ({req})", o.name, o.help);
+            say!("    {:<22} {} ({req})", o.name, o.help);
         }
-        println!();
+        say!();
     }
     Ok(Outcome::Ok)
 }
