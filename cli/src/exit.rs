@@ -47,7 +47,7 @@ pub fn code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", printable(&format!("{e:#}")));
             if e.downcast_ref::<UsageError>().is_some() || is_config_error(&e) {
                 ExitCode::from(2)
             } else {
@@ -70,13 +70,51 @@ fn is_config_error(e: &anyhow::Error) -> bool {
 
 /// One line on standard output (see the `say!` macro); a closed pipe ends the process quietly.
 pub fn say(args: std::fmt::Arguments<'_>) {
+    let text = args.to_string();
+    let line = printable(&text);
     let mut out = std::io::stdout().lock();
-    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    let written = out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"));
     if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
         eprintln!("error: cannot write to standard output: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Text from the school's files and from services, made safe for a terminal: control
+/// characters other than line breaks and tabs (an escape sequence in a name could clear the
+/// screen or retitle the window) are shown escaped, `\u{1b}`, never sent raw.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn escape_sequences_and_other_controls_are_shown_not_sent() {
+        assert_eq!(printable("Zoë O'Brien"), "Zoë O'Brien");
+        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
+        assert_eq!(printable("\u{1b}[2JEve"), "\\u{1b}[2JEve");
+        assert_eq!(printable("bell\u{7}\r"), "bell\\u{7}\\u{d}");
+        assert!(!printable("\u{9b}31m").contains('\u{9b}'));
     }
 }

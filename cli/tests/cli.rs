@@ -520,3 +520,34 @@ fn a_closed_pipe_on_standard_output_is_not_a_panic() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+/// A name with an escape sequence (a mapping edited by hand, a hostile row) is shown escaped,
+/// never sent raw to the terminal where it could clear the screen or retitle the window.
+#[test]
+fn control_characters_in_names_reach_the_terminal_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("photos.csv");
+    std::fs::write(
+        &mapping,
+        "path,mail,first_name,last_name\nmissing.jpg,eve@school.example,\u{1b}[2J\u{1b}]0;pwned\u{7},Eve\n",
+    )
+    .unwrap();
+    let config = dir.path().join("picday.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nmapping = {mapping:?}\n\n[targets.share]\ntype = \"folder\"\ndir = \"out\"\n"
+        ),
+    )
+    .unwrap();
+    for args in [&["push"][..], &["check"]] {
+        let out = picday(&config, args);
+        let all = text(&out);
+        assert!(all.contains("Eve"), "{args:?}: {all}");
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{7}'),
+            "{args:?}: {all:?}"
+        );
+        assert!(all.contains("\\u{1b}[2J"), "{args:?}: {all}");
+    }
+}
