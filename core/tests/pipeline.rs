@@ -853,3 +853,40 @@ fn a_worker_reading_photo_after_photo_never_mixes_up_their_bytes() {
         }
     }
 }
+
+/// A JPEG whose frame header was altered to announce 9999x10000 (just under the pixel limit)
+/// while its scan holds 560x700 pixels: decoders read the missing data as zeros, and picday
+/// sent a black square that would have replaced a real photo. The scan ending before the frame
+/// does is an input error, found from the header and the data's length before any decoding.
+#[test]
+fn a_scan_far_shorter_than_its_frame_is_refused_not_painted_black() {
+    let img = RgbImage::from_fn(560, 700, |x, y| Rgb([(x % 251) as u8, (y % 241) as u8, 90]));
+    let mut bytes = encode_jpeg(&img, 90).expect("encode");
+    assert!(inspect(&bytes, 100_000_000).is_ok());
+    let sof = bytes
+        .windows(2)
+        .position(|w| w[0] == 0xFF && matches!(w[1], 0xC0..=0xC2))
+        .expect("a frame header");
+    // SOFn: FF Cn, length (2), precision (1), height (2), width (2).
+    bytes[sof + 5..sof + 7].copy_from_slice(&10_000u16.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&9_999u16.to_be_bytes());
+    let e = inspect(&bytes, 100_000_000).expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Input, "{e}");
+    assert!(e.message().contains("9999x10000"), "{e}");
+    assert!(e.message().contains("damaged"), "{e}");
+    let e = Pipeline::default()
+        .process_bytes(&bytes, &PROFILES)
+        .expect_err("no photo is made from it");
+    assert_eq!(e.kind(), ErrorKind::Input, "{e}");
+
+    // Every genuine fixture portrait passes the same check.
+    for entry in std::fs::read_dir(fixtures()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".jpg") && !name.starts_with("07") {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            if let Err(e) = inspect(&bytes, 100_000_000) {
+                assert!(!e.message().contains("damaged"), "{name}: {e}");
+            }
+        }
+    }
+}

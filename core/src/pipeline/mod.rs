@@ -343,7 +343,8 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
             )));
         }
     };
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    let scans = (format == ImageFormat::Jpeg).then(|| jpeg_scans(bytes));
+    if scans.as_ref().is_some_and(Option::is_none) {
         return Err(Error::input(
             "the JPEG is truncated (no end-of-image marker); copy it again from the delivery",
         ));
@@ -356,6 +357,16 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
         return Err(Error::input(format!(
             "{width}x{height} is more than the {max_pixels} pixel limit ([photo] max_pixels)"
         )));
+    }
+    if let Some(Some(scans)) = scans
+        && jpeg_data_too_short(scans, width, height)
+    {
+        return Err(Error::input(format!(
+            "the JPEG is damaged: its header says {width}x{height}, but its image data is far \
+             too short for that (a decoder would fill the rest with black); export the photo \
+             again"
+        ))
+        .with_context("advice", "copy the photo again from the delivery"));
     }
     Ok(SourceInfo {
         format,
@@ -390,12 +401,27 @@ fn header_size(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)> {
     })
 }
 
-/// A complete JPEG has an end-of-image marker after its first scan. Inside entropy-coded data
-/// a 0xFF byte is always stuffed (FF 00), so FF D9 there can only be the real marker.
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]);
-    let eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
-    matches!((sos, eoi), (Some(s), Some(e)) if e > s)
+/// Whether a JPEG's image data cannot hold the frame its header declares. Every 8x8 block of
+/// the first component costs at least one bit of entropy-coded data (a baseline block its DC
+/// code and its end of block or last coefficient; a progressive one at least its DC code), so
+/// data between the first scan and the end of the image (`scans`, see [`jpeg_scans`]) shorter
+/// than one bit per luma block means the scan ends before the frame does: the header was
+/// altered or the data cut, and a decoder would paint the rest black. A sound lower bound,
+/// never a guess about quality.
+fn jpeg_data_too_short(scans: std::ops::Range<usize>, width: u32, height: u32) -> bool {
+    let data_bits = scans.len() as u64 * 8;
+    let blocks = u64::from(width.div_ceil(8)) * u64::from(height.div_ceil(8));
+    data_bits < blocks
+}
+
+/// Where a complete JPEG's scans are: from its first start-of-scan marker to its end-of-image
+/// marker; `None` when there is no end-of-image marker after the first scan (the file is
+/// truncated). Inside entropy-coded data a 0xFF byte is always stuffed (FF 00), so FF D9 there
+/// can only be the real marker.
+fn jpeg_scans(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
+    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA])?;
+    let eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9])?;
+    (eoi > sos).then_some(sos..eoi)
 }
 
 fn is_heif(bytes: &[u8]) -> bool {
