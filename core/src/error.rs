@@ -30,10 +30,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A new error; temporary by default for `Throttled` and `Unavailable` only.
+    /// The message never quotes a secret: see [`crate::secret::scrub`].
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
-            message: message.into(),
+            message: crate::secret::scrub(&message.into()).into_owned(),
             temporary: kind.temporary_by_default(),
             retry_after: None,
             context: Vec::new(),
@@ -101,7 +102,8 @@ impl Error {
 
     /// Adds a piece of context, e.g. `("request_id", "...")` or `("code", "ImageNotFound")`.
     pub fn with_context(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.context.push((key, value.into()));
+        let value = crate::secret::scrub(&value.into()).into_owned();
+        self.context.push((key, value));
         self
     }
 
@@ -113,7 +115,7 @@ impl Error {
 
     /// Prefixes the message, e.g. with the file or target it concerns.
     pub fn prefixed(mut self, prefix: impl fmt::Display) -> Self {
-        self.message = format!("{prefix}: {}", self.message);
+        self.message = crate::secret::scrub(&format!("{prefix}: {}", self.message)).into_owned();
         self
     }
 

@@ -112,7 +112,7 @@ pub fn client_assertion(
     cert_der: &[u8],
     key_pem: &Secret,
     alg: AssertionAlg,
-) -> Result<String> {
+) -> Result<Secret> {
     let mut header = match alg {
         AssertionAlg::Ps256 => {
             let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
@@ -139,6 +139,7 @@ pub fn client_assertion(
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose().as_bytes())
         .map_err(|_| Error::config("the certificate's private key is not a usable RSA key"))?;
     jsonwebtoken::encode(&header, &claims, &key)
+        .map(Secret::new)
         .map_err(|e| Error::internal(format!("cannot sign the client assertion: {e}")))
 }
 
@@ -246,7 +247,7 @@ impl Authenticator {
                     ("grant_type", "client_credentials"),
                     ("client_id", &self.client_id),
                     ("client_assertion_type", JWT_BEARER),
-                    ("client_assertion", &assertion),
+                    ("client_assertion", assertion.expose()),
                     ("scope", &self.scope),
                 ])
                 .await
