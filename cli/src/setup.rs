@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use picday_core::source::{self, Input, KeyFields};
 use picday_core::state::{RunRecord, State};
-use picday_core::{Config, Target, Template};
+use picday_core::{Config, Target};
 
 use crate::exit::usage;
 
@@ -94,18 +94,27 @@ pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
             path.display()
         )));
     }
+    // Two targets writing one place would overwrite each other's photos while both report
+    // them sent: refused before anything is read or sent.
+    if let Some((first, second, place)) =
+        picday_core::shared_places(targets.iter().map(|(_, t)| t.info()))
+            .into_iter()
+            .next()
+    {
+        return Err(usage(format_args!(
+            "{}: [targets.{first}] and [targets.{second}] both write to {place}, so each would overwrite the other's photos; give each its own `dir` (or `package`)",
+            path.display()
+        )));
+    }
     Ok(Loaded { config, targets })
 }
 
 impl Loaded {
     /// The mapping fields the targets' key templates use, target by target.
     pub fn key_fields(&self) -> KeyFields {
-        let fields = |t: &Template| t.fields().map(str::to_string).collect::<Vec<_>>();
         let mut keys = KeyFields::default();
         for (_, t) in &self.targets {
-            let info = t.info();
-            let others = info.other_keys.iter().map(fields).collect();
-            keys.add(fields(&info.key), others);
+            keys.add_target(t.info());
         }
         keys
     }

@@ -551,3 +551,107 @@ fn control_characters_in_names_reach_the_terminal_escaped() {
         assert!(all.contains("\\u{1b}[2J"), "{args:?}: {all}");
     }
 }
+
+/// A mapping of four fixture portraits with names and grades, in `dir`.
+fn named_people(dir: &Path) -> PathBuf {
+    let p = portraits();
+    let mapping = dir.join("people.csv");
+    std::fs::write(
+        &mapping,
+        format!(
+            "path,mail,first_name,last_name,grade\n\
+             {a},ana@school.example,ab,c,9\n\
+             {b},bo@school.example,a,bc,9\n\
+             {c},cy@school.example,Cy,Lee,9\n\
+             {d},di@school.example,Cy,Kim,10\n",
+            a = p.join("0100200.jpg").display(),
+            b = p.join("0100201.jpg").display(),
+            c = p.join("0100202.jpg").display(),
+            d = p.join("0100203.jpg").display(),
+        ),
+    )
+    .unwrap();
+    mapping
+}
+
+/// Issue 24, item 2: two people whose file names render the same (`ab`+`c`, `a`+`bc`) are
+/// both reported, each naming the other's line, nothing of theirs is written and the exit code
+/// says so; a configuration where two targets write one folder is refused by `check` and
+/// `push`. (Failed before: both "sent", exit 0, one file for two people; the two targets
+/// were accepted.)
+#[test]
+fn colliding_keys_and_targets_sharing_a_folder_are_refused_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = named_people(dir.path());
+    let config = dir.path().join("picday.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nmapping = {mapping:?}\n\n[targets.names]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{{first_name}}{{last_name}}.jpg\"\n"
+        ),
+    )
+    .unwrap();
+    let out = picday(&config, &["push"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for (me, other) in [("people.csv:2", "line 3"), ("people.csv:3", "line 2")] {
+        let l = all
+            .lines()
+            .find(|l| l.contains(me))
+            .unwrap_or_else(|| panic!("{me}:\n{all}"));
+        assert!(l.contains(other) && l.contains("abc.jpg"), "{l}");
+    }
+    let out_dir = dir.path().join("out");
+    assert!(
+        !out_dir.join("abc.jpg").exists(),
+        "nothing of theirs is written"
+    );
+    assert!(out_dir.join("CyLee.jpg").exists() && out_dir.join("CyKim.jpg").exists());
+
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nmapping = {mapping:?}\n\n[targets.a]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{{mail}}.jpg\"\n\n[targets.b]\ntype = \"folder\"\ndir = \"./sub/../out/\"\nfile_name = \"{{mail}}.jpg\"\n"
+        ),
+    )
+    .unwrap();
+    for command in ["check", "push"] {
+        let out = picday(&config, &[command]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {all}");
+        assert!(
+            all.contains("[targets.a] and [targets.b] both write to"),
+            "{command}: {all}"
+        );
+    }
+}
+
+/// Issue 24, item 3: `file_name = "{grade}/{mail}.jpg"` sends every student of a grade and
+/// `{first_name}` in a key does not make people who share a first name one person. (Failed
+/// before: "`grade` 9 also appears on line 3" left out every student who shared a grade.)
+#[test]
+fn a_column_that_is_only_part_of_a_key_is_not_an_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = named_people(dir.path());
+    let config = dir.path().join("picday.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nmapping = {mapping:?}\n\n[targets.year]\ntype = \"folder\"\ndir = \"year\"\nfile_name = \"{{grade}}/{{mail}}.jpg\"\n\n[targets.badges]\ntype = \"folder\"\ndir = \"badges\"\nfile_name = \"{{first_name}}.{{last_name}}@school.example.jpg\"\n"
+        ),
+    )
+    .unwrap();
+    let out = picday(&config, &["push"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    for f in [
+        "year/9/ana@school.example.jpg",
+        "year/9/bo@school.example.jpg",
+        "year/9/cy@school.example.jpg",
+        "year/10/di@school.example.jpg",
+        "badges/Cy.Lee@school.example.jpg",
+        "badges/Cy.Kim@school.example.jpg",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}:\n{all}");
+    }
+}

@@ -28,4 +28,5 @@ pub use registry::{OptionDoc, Registry, TargetFactory, TypeInfo};
 pub use secret::{Secret, SecretSource};
 pub use target::{
     Capabilities, CheckReport, Receipt, RetryPolicy, Target, TargetInfo, TargetIo, ensure_profile,
+    shared_places,
 };

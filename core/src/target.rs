@@ -33,6 +33,15 @@ pub struct Capabilities {
     pub resolves_people: bool,
     /// Requests the service tolerates at once.
     pub max_concurrency: usize,
+    /// Two keys that differ only in case name the same photo (a directory account, an id, a
+    /// file on a case-insensitive file system), so the engine compares keys case-folded when
+    /// it checks that no two people share one. True unless the target declares otherwise:
+    /// refusing a harmless pair is loud, sharing a photo is a silent loss.
+    pub keys_case_insensitive: bool,
+    /// Photos put during a run are only staged; [`TargetIo::finish`] commits them (a package
+    /// written at the end). The engine records such a delivery as sent only once `finish` has
+    /// succeeded, and asks [`Target::holds`] before it trusts an unchanged photo to be there.
+    pub commits_at_finish: bool,
 }
 
 /// How often and how patiently to retry a temporary failure.
@@ -86,6 +95,11 @@ pub struct TargetInfo {
     /// keys and the profile they make the fingerprint that decides whether an unchanged photo
     /// must be sent again; never secrets, never prose.
     pub settings: BTreeMap<String, String>,
+    /// Where the target's photos end up, when two targets could write the same place (a
+    /// folder, a package file): two targets of a configuration with the same place would
+    /// overwrite each other's photos, so configurations with such a pair are refused
+    /// ([`shared_places`]). `None`: a service whose place is not ours to compare.
+    pub place: Option<String>,
 }
 
 impl TargetInfo {
@@ -109,11 +123,14 @@ impl TargetInfo {
                 delete: false,
                 resolves_people: false,
                 max_concurrency: 1,
+                keys_case_insensitive: true,
+                commits_at_finish: false,
             },
             key,
             other_keys: Vec::new(),
             retry: None,
             settings: BTreeMap::new(),
+            place: None,
         }
     }
 
@@ -140,6 +157,22 @@ impl TargetInfo {
         self.capabilities.max_concurrency = n.max(1);
         self
     }
+    /// Whether keys differing only in case name the same photo (the default: yes).
+    pub fn keys_case_insensitive(mut self, yes: bool) -> Self {
+        self.capabilities.keys_case_insensitive = yes;
+        self
+    }
+    /// Photos are staged by `put_photo` and committed by `finish` (see
+    /// [`Capabilities::commits_at_finish`]).
+    pub fn commits_at_finish(mut self) -> Self {
+        self.capabilities.commits_at_finish = true;
+        self
+    }
+    /// Where the photos end up (see [`TargetInfo::place`]).
+    pub fn place(mut self, place: impl Into<String>) -> Self {
+        self.place = Some(place.into());
+        self
+    }
     pub fn other_keys(mut self, keys: impl IntoIterator<Item = Template>) -> Self {
         self.other_keys = keys.into_iter().collect();
         self
@@ -163,6 +196,62 @@ impl TargetInfo {
     pub fn key_templates(&self) -> impl Iterator<Item = &Template> {
         std::iter::once(&self.key).chain(&self.other_keys)
     }
+
+    /// A key as this target compares it with others: case-folded when the target's keys are
+    /// case-insensitive.
+    pub fn folded_key(&self, key: &str) -> String {
+        if self.capabilities.keys_case_insensitive {
+            key.to_lowercase()
+        } else {
+            key.to_string()
+        }
+    }
+}
+
+/// A folder as a [`TargetInfo::place`]: absolute, `.` and `..` resolved (without following
+/// links), case-folded where file systems usually ignore case (Windows, macOS). Two targets
+/// naming one folder differently (`out`, `./out/`, `sub/../out`) get the same place.
+pub fn folder_place(dir: &std::path::Path) -> String {
+    use std::path::Component;
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut clean = std::path::PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    let place = format!("folder {}", clean.display());
+    if cfg!(any(windows, target_os = "macos")) {
+        place.to_lowercase()
+    } else {
+        place
+    }
+}
+
+/// The pairs of targets (by name, with the place) that would write the same place: see
+/// [`TargetInfo::place`]. A configuration with such a pair must be refused before anything
+/// is sent.
+pub fn shared_places<'a>(
+    infos: impl IntoIterator<Item = &'a TargetInfo>,
+) -> Vec<(String, String, String)> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut pairs = Vec::new();
+    for info in infos {
+        let Some(place) = info.place.as_deref() else {
+            continue;
+        };
+        match seen.get(place) {
+            Some(first) => pairs.push((first.to_string(), info.name.clone(), place.to_string())),
+            None => {
+                seen.insert(place, &info.name);
+            }
+        }
+    }
+    pairs
 }
 
 /// What a service said when it accepted a photo; kept in the report and the run state.
@@ -238,6 +327,15 @@ pub trait Target: TargetIo {
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
         let key = self.info().key.render(&person)?;
         Ok(Subject::new(key, person))
+    }
+
+    /// For a target that commits at finish: whether what it last committed still holds this
+    /// person's photo, asked when the journal says the photo is unchanged. `false` makes the
+    /// engine send the photo again rather than trust a package that lost it. A target that
+    /// cannot tell says `true`.
+    fn holds(&self, subject: &Subject) -> bool {
+        let _ = subject;
+        true
     }
 }
 

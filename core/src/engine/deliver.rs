@@ -136,10 +136,29 @@ impl Deliverer {
         delivery: Option<Delivery>,
         change: Change,
         note: Option<String>,
+        outcome: Outcome,
+    ) -> Outcome {
+        let outcome = self
+            .attempt(target, subject, delivery.as_ref(), change, note, outcome)
+            .await;
+        self.record(delivery, &outcome).await;
+        outcome
+    }
+
+    /// Backup and change, like [`Deliverer::deliver`], without recording: for a target that
+    /// commits at finish, whose successful changes the engine records only once `finish` has
+    /// committed them (a staged photo is not yet sent).
+    pub async fn attempt(
+        &self,
+        target: &RunTarget,
+        subject: &Subject,
+        delivery: Option<&Delivery>,
+        change: Change,
+        note: Option<String>,
         mut outcome: Outcome,
     ) -> Outcome {
         let result = self
-            .change(target, subject, delivery.as_ref(), change, &mut outcome)
+            .change(target, subject, delivery, change, &mut outcome)
             .await;
         match result {
             Ok(mut receipt) => {
@@ -150,7 +169,6 @@ impl Deliverer {
             }
             Err(e) => outcome.set_failed(&e),
         }
-        self.record(delivery, &outcome).await;
         outcome
     }
 

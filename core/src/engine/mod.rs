@@ -15,16 +15,16 @@
 
 mod deliver;
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use deliver::on_blocking;
 pub use deliver::{Change, Deliverer, Job};
+use deliver::{lock, on_blocking};
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{Person, Photo, Profile, Subject};
@@ -289,14 +289,17 @@ impl Engine {
             .iter()
             .map(|t| Arc::from(self.settings_fingerprint(&*t.target)))
             .collect();
+        let people: Vec<Arc<Person>> = people.into_iter().map(Arc::new).collect();
+        let mut blocked = collisions(&people, &targets);
         let targets = Arc::new(targets);
         let deliverer = Arc::new(Deliverer::new(self.journal.clone(), observer));
+        let held: Arc<Mutex<Vec<Held>>> = Arc::default();
 
         let mut summary = RunSummary::default();
         let mut tasks = JoinSet::new();
-        let mut people = people.into_iter();
+        let mut people = people.into_iter().enumerate();
         let mut unstarted = Vec::new();
-        for person in people.by_ref() {
+        for (n, person) in people.by_ref() {
             let permit = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => None,
@@ -304,13 +307,12 @@ impl Engine {
             };
             let Some(permit) = permit else {
                 summary.interrupted = true;
-                unstarted.extend(not_started(&Arc::new(person), &targets));
+                unstarted.extend(not_started(&person, &targets));
                 break;
             };
             while let Some(done) = tasks.try_join_next() {
                 collect(&mut summary, done);
             }
-            let person = Arc::new(person);
             let ctx = PersonJob {
                 processing: Processing {
                     pipeline: self.pipeline.clone(),
@@ -320,6 +322,8 @@ impl Engine {
                 settings: settings.clone(),
                 journal: self.journal.clone(),
                 deliverer: deliverer.clone(),
+                blocked: blocked.remove(&n).unwrap_or_default(),
+                held: held.clone(),
             };
             tasks.spawn(async move {
                 let outcomes = ctx.run(person).await;
@@ -327,8 +331,8 @@ impl Engine {
                 outcomes
             });
         }
-        for person in people {
-            unstarted.extend(not_started(&Arc::new(person), &targets));
+        for (_, person) in people {
+            unstarted.extend(not_started(&person, &targets));
         }
         deliverer.record_all(&unstarted).await;
         summary.outcomes.extend(unstarted);
@@ -336,24 +340,63 @@ impl Engine {
             collect(&mut summary, done);
         }
 
-        for t in targets.iter() {
+        let mut held = std::mem::take(&mut *lock(&held));
+        for (i, t) in targets.iter().enumerate() {
+            let deferred = t.target.info().capabilities.commits_at_finish;
             let mut mine = summary.outcomes.iter().filter(|o| o.target == t.name);
-            if mine.clone().next().is_some() && mine.all(|o| o.unchanged_since.is_some()) {
-                // Nothing was sent to this target: there is nothing to finish (no empty
-                // package over a complete one).
+            if !deferred
+                && mine.clone().next().is_some()
+                && mine.all(|o| o.unchanged_since.is_some())
+            {
+                // Nothing was sent to this target: there is nothing to finish. A target that
+                // commits at finish is always called: it carries its earlier photos over and
+                // cleans up what a killed run left.
                 continue;
             }
-            match t.target.finish().await {
+            let finished = t.target.finish().await;
+            match &finished {
                 Ok(Some(note)) => summary.notes.push(format!("{}: {note}", t.name)),
                 Ok(None) => {}
-                Err(e) => {
-                    summary.notes.push(format!("{}: {e}", t.name));
-                    for o in summary.outcomes.iter_mut().filter(|o| o.target == t.name) {
-                        if o.status == Status::Sent {
-                            o.status = Status::Failed;
-                            o.kind = Some(e.kind());
-                            o.reason = format!("the target could not finish: {e}");
-                        }
+                Err(e) => summary.notes.push(format!("{}: {e}", t.name)),
+            }
+            let (staged, rest): (Vec<Held>, Vec<Held>) =
+                held.into_iter().partition(|h| h.outcome.target == t.name);
+            held = rest;
+            for Held {
+                delivery,
+                mut outcome,
+            } in staged
+            {
+                // Recorded only now: the state never says "sent" for a photo that is not in
+                // a committed package.
+                if let Err(e) = &finished {
+                    outcome.set_failed(e);
+                    outcome.reason = format!(
+                        "the package could not be written, so this photo is not in it: {e}"
+                    );
+                }
+                deliverer.record(delivery, &outcome).await;
+                summary.outcomes.push(outcome);
+            }
+            if let Err(e) = finished
+                && !deferred
+            {
+                // Its photos were sent one by one, yet the target says the run did not end
+                // well: report them as failed and make the state forget them, so that the next
+                // push sends them again rather than trust them.
+                let settings = settings[i].clone();
+                for o in summary.outcomes.iter_mut().filter(|o| o.target == t.name) {
+                    if o.status == Status::Sent {
+                        o.set_failed(&e);
+                        o.reason = format!("the target could not finish: {e}");
+                        let delivery = o.key.clone().map(|key| Delivery {
+                            target: t.name.clone(),
+                            key,
+                            person: o.person.clone(),
+                            source: None,
+                            settings: settings.clone(),
+                        });
+                        deliverer.record(delivery, o).await;
                     }
                 }
             }
@@ -389,6 +432,61 @@ fn not_started(person: &Arc<Person>, targets: &[RunTarget]) -> Vec<Outcome> {
         .collect()
 }
 
+/// A delivery to a target that commits at finish, staged and waiting for `finish` before it
+/// is recorded.
+struct Held {
+    delivery: Option<Delivery>,
+    outcome: Outcome,
+}
+
+/// People who share a key on a target, as the target renders and compares keys
+/// ([`Target::subject`], [`TargetInfo::folded_key`](crate::TargetInfo::folded_key)): for each
+/// such person (by index), the targets they must not be sent to and why. Sending both would
+/// leave one photo where two were reported sent, so neither is sent.
+fn collisions(
+    people: &[Arc<Person>],
+    targets: &[RunTarget],
+) -> HashMap<usize, Vec<(usize, String)>> {
+    let mut blocked: HashMap<usize, Vec<(usize, String)>> = HashMap::new();
+    for (t, target) in targets.iter().enumerate() {
+        let info = target.target.info();
+        let mut by_key: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+        for (n, person) in people.iter().enumerate() {
+            if let Ok(subject) = target.target.subject(person.clone()) {
+                by_key
+                    .entry(info.folded_key(&subject.key))
+                    .or_default()
+                    .push((n, subject.key));
+            }
+        }
+        for group in by_key.into_values().filter(|g| g.len() > 1) {
+            for (n, key) in &group {
+                let others: Vec<String> = group
+                    .iter()
+                    .filter(|(m, _)| m != n)
+                    .map(|(m, key)| {
+                        let p = &people[*m];
+                        format!("{} ({}, key {key:?})", p.label(), p.origin)
+                    })
+                    .collect();
+                blocked.entry(*n).or_default().push((
+                    t,
+                    format!(
+                        "the key {key:?} is also the key of {} on this target{}; none of them is sent: give each person their own key",
+                        others.join(", "),
+                        if info.capabilities.keys_case_insensitive {
+                            " (keys are compared without case)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    blocked
+}
+
 /// Photo processing on the blocking pool, at most one photo per worker at once.
 struct Processing {
     pipeline: Pipeline,
@@ -418,6 +516,10 @@ struct PersonJob {
     /// Asked which targets already have the photo.
     journal: Option<Arc<dyn Journal>>,
     deliverer: Arc<Deliverer>,
+    /// The targets this person shares a key on ([`collisions`]), and why.
+    blocked: Vec<(usize, String)>,
+    /// Staged deliveries to targets that commit at finish.
+    held: Arc<Mutex<Vec<Held>>>,
 }
 
 /// A target still to be served for a person: its index, its subject (or why there is none)
@@ -462,45 +564,68 @@ impl PersonJob {
         let sends = pending
             .into_iter()
             .map(|p| self.send(&person, p, &processed));
-        outcomes.extend(futures::future::join_all(sends).await);
+        outcomes.extend(futures::future::join_all(sends).await.into_iter().flatten());
         outcomes
     }
 
     /// Makes each target's subject and, with a journal, skips the targets that already have
     /// this photo. Returns the skipped outcomes and the targets left to serve.
     async fn skip_unchanged(&self, person: &Arc<Person>) -> (Vec<Outcome>, Vec<Pending>) {
-        let subjects: Vec<Result<Subject, Error>> = self
-            .targets
-            .iter()
-            .map(|t| t.target.subject(person.clone()))
-            .collect();
+        let mut skipped = Vec::new();
+        let mut subjects: Vec<Option<Result<Subject, Error>>> = Vec::new();
+        for (index, t) in self.targets.iter().enumerate() {
+            let subject = t.target.subject(person.clone());
+            let Some((_, why)) = self.blocked.iter().find(|(b, _)| *b == index) else {
+                subjects.push(Some(subject));
+                continue;
+            };
+            // Another person has this key here: nothing of theirs is sent, and the state
+            // forgets whatever was sent under the key before.
+            let key = subject.ok().map(|s| s.key);
+            let mut o = Outcome::new(person, &t.name, key.as_deref());
+            o.set_failed(&Error::input(why.clone()));
+            let delivery = key.map(|key| Delivery {
+                target: t.name.clone(),
+                key,
+                person: person.clone(),
+                source: None,
+                settings: self.settings[index].clone(),
+            });
+            self.deliverer.record(delivery, &o).await;
+            skipped.push(o);
+            subjects.push(None);
+        }
         let Some(journal) = self.journal.clone() else {
             let pending = subjects
                 .into_iter()
                 .enumerate()
-                .map(|(index, subject)| Pending {
-                    index,
-                    subject,
-                    delivery: None,
+                .filter_map(|(index, subject)| {
+                    Some(Pending {
+                        index,
+                        subject: subject?,
+                        delivery: None,
+                    })
                 })
                 .collect();
-            return (Vec::new(), pending);
+            return (skipped, pending);
         };
-        let keys: Vec<Option<String>> = subjects
+        let known: Vec<Option<Subject>> = subjects
             .iter()
-            .map(|s| s.as_ref().ok().map(|s| s.key.clone()))
+            .map(|s| s.as_ref().and_then(|s| s.as_ref().ok()).cloned())
             .collect();
         let targets = self.targets.clone();
         let settings = self.settings.clone();
         let who = person.clone();
         let checked = on_blocking(move || {
             let source = SourceStamp::of(&who.photo);
-            keys.into_iter()
+            known
+                .into_iter()
                 .enumerate()
-                .map(|(i, key)| {
+                .map(|(i, subject)| {
+                    let subject = subject?;
                     let delivery = Delivery {
                         target: targets[i].name.clone(),
-                        key: key?,
+                        key: subject.key.clone(),
                         person: who.clone(),
                         source,
                         settings: settings[i].clone(),
@@ -513,6 +638,11 @@ impl PersonJob {
                             None
                         }
                     };
+                    // A package that lost the photo (moved aside, replaced) gets it again.
+                    let target = &targets[i].target;
+                    let since = since.filter(|_| {
+                        !target.info().capabilities.commits_at_finish || target.holds(&subject)
+                    });
                     Some((delivery, since))
                 })
                 .collect::<Vec<_>>()
@@ -520,9 +650,9 @@ impl PersonJob {
         .await
         .unwrap_or_default();
 
-        let mut skipped = Vec::new();
         let mut pending = Vec::new();
         for (index, subject) in subjects.into_iter().enumerate() {
+            let Some(subject) = subject else { continue };
             let (delivery, since) = match checked.get(index).cloned().flatten() {
                 Some((d, since)) => (Some(d), since),
                 None => (None, None),
@@ -544,8 +674,15 @@ impl PersonJob {
         (skipped, pending)
     }
 
-    /// Sends the processed photo to one pending target through the delivery step.
-    async fn send(&self, person: &Arc<Person>, p: Pending, processed: &Processed) -> Outcome {
+    /// Sends the processed photo to one pending target through the delivery step. A photo
+    /// staged on a target that commits at finish is held, not returned: the engine records it
+    /// after `finish`.
+    async fn send(
+        &self,
+        person: &Arc<Person>,
+        p: Pending,
+        processed: &Processed,
+    ) -> Option<Outcome> {
         let t = &self.targets[p.index];
         let subject = match p.subject {
             Ok(s) => s,
@@ -554,7 +691,7 @@ impl PersonJob {
                 o.set_skipped(Some(e.kind()), e.message());
                 o.source_hash = Some(processed.source_hash.clone());
                 self.deliverer.record(p.delivery, &o).await;
-                return o;
+                return Some(o);
             }
         };
         let mut o =
@@ -566,10 +703,28 @@ impl PersonJob {
                 "no photo was rendered for profile {profile}"
             )));
             self.deliverer.record(p.delivery, &o).await;
-            return o;
+            return Some(o);
         };
-        self.deliverer
-            .deliver(t, &subject, p.delivery, Change::Put(photo.clone()), None, o)
-            .await
+        let change = Change::Put(photo.clone());
+        if !t.target.info().capabilities.commits_at_finish {
+            let o = self
+                .deliverer
+                .deliver(t, &subject, p.delivery, change, None, o)
+                .await;
+            return Some(o);
+        }
+        let o = self
+            .deliverer
+            .attempt(t, &subject, p.delivery.as_ref(), change, None, o)
+            .await;
+        if o.status != Status::Sent {
+            self.deliverer.record(p.delivery, &o).await;
+            return Some(o);
+        }
+        lock(&self.held).push(Held {
+            delivery: p.delivery,
+            outcome: o,
+        });
+        None
     }
 }

@@ -68,6 +68,9 @@ impl Target for Stacked {
     fn subject(&self, person: Arc<Person>) -> Result<Subject> {
         self.target.subject(person)
     }
+    fn holds(&self, subject: &Subject) -> bool {
+        self.target.holds(subject)
+    }
 }
 
 #[async_trait]

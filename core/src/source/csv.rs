@@ -134,45 +134,47 @@ fn native_path(raw: &str) -> PathBuf {
     }
 }
 
-/// Same key value, same photo: keep the first and note it. Different photos: leave out every
-/// row of that person, since picday cannot know which photo is right.
+/// Same key, same photo: keep the first and note it. Different photos: leave out every row
+/// of that person, since picday cannot know which photo is right. Keys are compared as the
+/// targets render them (see [`KeyFields::keys`]), never column by column.
 fn drop_conflicting_duplicates(mapping: &mut Mapping, key_fields: &KeyFields) {
     let mut drop = vec![false; mapping.people.len()];
-    for key in key_fields.fields() {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, p) in mapping.people.iter().enumerate() {
-            let Some(value) = p.field(key) else { continue };
-            let value = value.to_lowercase();
-            match seen.get(&value) {
-                None => {
-                    seen.insert(value, i);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for i in 0..mapping.people.len() {
+        for key in key_fields.keys(&mapping.people[i]) {
+            let Some(&first) = seen.get(&key.compared) else {
+                seen.insert(key.compared, i);
+                continue;
+            };
+            let (p, other) = (&mapping.people[i], &mapping.people[first]);
+            if other.photo == p.photo {
+                if !drop[i] {
+                    mapping.notes.push(format!(
+                        "{}: same person and photo as line {}; used once",
+                        p.origin, other.origin.line
+                    ));
                 }
-                Some(&first) => {
-                    let other = &mapping.people[first];
-                    if other.photo == p.photo {
-                        if !drop[i] {
-                            mapping.notes.push(format!(
-                                "{}: same person and photo as line {}; used once",
-                                p.origin, other.origin.line
-                            ));
-                        }
-                        drop[i] = true;
-                    } else {
-                        for (idx, that) in [(first, i), (i, first)] {
-                            if !drop[idx] {
-                                mapping.problems.push(RowProblem::about(
-                                    &mapping.people[idx],
-                                    format!(
-                                        "`{key}` {value} also appears on line {} with a different photo",
-                                        mapping.people[that].origin.line
-                                    ),
-                                    "keep one row per person, with the right photo",
-                                ));
-                            }
-                            drop[idx] = true;
-                        }
-                    }
+                drop[i] = true;
+                continue;
+            }
+            for (idx, that) in [(first, i), (i, first)] {
+                if !drop[idx] {
+                    // The key as this row renders it (`C@S` and `c@s` are one key).
+                    let value = key_fields
+                        .keys(&mapping.people[idx])
+                        .into_iter()
+                        .find(|k| k.compared == key.compared)
+                        .map_or(key.value.clone(), |k| k.value);
+                    mapping.problems.push(RowProblem::about(
+                        &mapping.people[idx],
+                        format!(
+                            "{} {value} also appears on line {} with a different photo",
+                            key.what, mapping.people[that].origin.line
+                        ),
+                        "keep one row per person, with the right photo",
+                    ));
                 }
+                drop[idx] = true;
             }
         }
     }
@@ -264,6 +266,58 @@ mod tests {
         assert!(map.problems[1].message.contains("line 4"));
         assert_eq!(map.people.len(), 1, "y@s kept once");
         assert_eq!(map.people[0].origin.line, 5);
+    }
+
+    /// Issue 24, item 3: a column that is only part of a key template is no identity. With
+    /// `{grade}/{mail}.jpg` and `{first_name}.{last_name}@school.example`, people who share a
+    /// grade or a first name are all kept; two rows whose rendered keys are equal (compared
+    /// without case) are the same person. (Failed before: "`grade` 9 also appears on line 3"
+    /// left out every student who shared a grade.)
+    #[test]
+    fn duplicates_are_found_on_rendered_keys_not_on_each_column() {
+        use crate::model::{Profile, Template};
+        use crate::target::TargetInfo;
+        let target = |name: &str, key: &str| {
+            TargetInfo::new(
+                name,
+                "x",
+                Template::parse(key).unwrap(),
+                Profile::square(64),
+            )
+        };
+        let mut keys = KeyFields::default();
+        keys.add_target(&target("folder", "{grade}/{mail}.jpg"));
+        keys.add_target(&target("dir", "{first_name}.{last_name}@school.example"));
+        let d = folder(&[
+            ("a.jpg", b"a"),
+            ("b.jpg", b"b"),
+            ("c.jpg", b"c"),
+            ("e.jpg", b"e"),
+        ]);
+        let csv = b"path,grade,mail,first_name,last_name\n\
+            a.jpg,9,a@s,Ana,Lee\n\
+            b.jpg,9,b@s,Ana,Kim\n\
+            c.jpg,10,c@s,Bo,Kim\n\
+            e.jpg,10,C@S,Eve,Ng\n\
+            a.jpg,9,a@s,Ana,Lee\n";
+        let map = read_new(&d, "m.csv", csv, &keys).unwrap();
+        let kept: Vec<u64> = map.people.iter().map(|p| p.origin.line).collect();
+        assert_eq!(kept, [2, 3], "{:?}", map.problems);
+        let problems: Vec<(u64, &str)> = map
+            .problems
+            .iter()
+            .map(|p| (p.origin.line, p.message.as_str()))
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0, 4);
+        assert!(
+            problems[0].1.contains("`{grade}/{mail}.jpg` 10/c@s")
+                && problems[0].1.contains("line 5"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[1].0, 5);
+        assert!(problems[1].1.contains("line 4"), "{problems:?}");
+        assert_eq!(map.notes.len(), 1, "line 6 repeats line 2: used once");
     }
 
     #[test]

@@ -1,19 +1,38 @@
-//! The fields the enabled targets key people on, as every source needs them: a source checks
+//! The keys the enabled targets give people, as every source needs them: a source checks
 //! that each person can be keyed by some target and leaves out two people with one key.
+//!
+//! Two rows are the same person for a target when the target renders the same key for both
+//! (`{grade}/{mail}.jpg` gives `9/a@s.jpg` and `9/b@s.jpg`: two people, though both are in
+//! grade 9), compared without case where the target's keys ignore case. A column that only
+//! takes part in a key is not an identity of its own.
 
 use std::collections::BTreeSet;
 
-use crate::model::Person;
+use crate::model::{Person, Template};
+use crate::target::TargetInfo;
 
-/// The mapping fields the enabled targets key people on.
+/// One target's keys: its templates, the main one first, and whether keys ignore case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TargetKeys {
+    templates: Vec<Template>,
+    case_insensitive: bool,
+}
+
+/// The keys the enabled targets give people.
 ///
 /// Each target keys a person with its key template, and some targets key some people with
-/// another (PowerSchool: staff by teacher number, students by student id). So a target's key is
-/// a list of field sets, its main template's first: the target can key a person when every
-/// field of one of its sets is filled in.
+/// another (PowerSchool: staff by teacher number, students by student id). A target can key a
+/// person when every field of one of its templates is filled in, and keys them with the first
+/// such template.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyFields {
-    targets: Vec<Vec<Vec<String>>>,
+    targets: Vec<TargetKeys>,
+}
+
+/// A template made of fields alone, for keys given as field lists.
+fn of_fields(fields: &[String]) -> Option<Template> {
+    let source: Vec<String> = fields.iter().map(|f| format!("{{{f}}}")).collect();
+    Template::parse(&source.join("\u{1f}")).ok()
 }
 
 impl KeyFields {
@@ -26,14 +45,33 @@ impl KeyFields {
         keys
     }
 
-    /// Adds a target keyed on the fields `main`, or on one of the sets `others`.
+    /// Adds a target keyed on the fields `main`, or on one of the sets `others`, compared
+    /// without case.
     pub fn add(&mut self, main: Vec<String>, others: Vec<Vec<String>>) {
-        let sets: Vec<Vec<String>> = std::iter::once(main)
+        let templates: Vec<Template> = std::iter::once(main)
             .chain(others)
             .filter(|set| !set.is_empty())
+            .filter_map(|set| of_fields(&set))
             .collect();
-        if !sets.is_empty() {
-            self.targets.push(sets);
+        self.push(templates, true);
+    }
+
+    /// Adds a target as it keys people: its templates and whether its keys ignore case.
+    pub fn add_target(&mut self, info: &TargetInfo) {
+        let templates = info
+            .key_templates()
+            .filter(|t| t.fields().next().is_some())
+            .cloned()
+            .collect();
+        self.push(templates, info.capabilities.keys_case_insensitive);
+    }
+
+    fn push(&mut self, templates: Vec<Template>, case_insensitive: bool) {
+        if !templates.is_empty() {
+            self.targets.push(TargetKeys {
+                templates,
+                case_insensitive,
+            });
         }
     }
 
@@ -46,9 +84,8 @@ impl KeyFields {
     pub fn columns(&self) -> BTreeSet<&str> {
         self.targets
             .iter()
-            .filter_map(|sets| sets.first())
-            .flatten()
-            .map(String::as_str)
+            .filter_map(|t| t.templates.first())
+            .flat_map(|t| t.fields())
             .collect()
     }
 
@@ -56,22 +93,73 @@ impl KeyFields {
     pub fn fields(&self) -> BTreeSet<&str> {
         self.targets
             .iter()
-            .flatten()
-            .flatten()
-            .map(String::as_str)
+            .flat_map(|t| &t.templates)
+            .flat_map(|t| t.fields())
             .collect()
     }
 
     /// If a target cannot key `person`, the first field of that target's main key that is not
     /// filled in.
     pub fn missing(&self, person: &Person) -> Option<&str> {
-        let has = |set: &Vec<String>| set.iter().all(|f| person.field(f).is_some());
-        let sets = self.targets.iter().find(|sets| !sets.iter().any(has))?;
-        sets.first()?
-            .iter()
+        let has = |t: &Template| t.fields().all(|f| person.field(f).is_some());
+        let target = self.targets.iter().find(|t| !t.templates.iter().any(has))?;
+        target
+            .templates
+            .first()?
+            .fields()
             .find(|f| person.field(f).is_none())
-            .map(String::as_str)
     }
+
+    /// The keys the targets give `person`, one per target that can key them (targets keying
+    /// alike give one). Two people with an equal [`Key::compared`] are the same person to
+    /// some target.
+    pub fn keys(&self, person: &Person) -> Vec<Key> {
+        let mut keys: Vec<Key> = Vec::new();
+        for target in &self.targets {
+            let Some((template, value)) = target
+                .templates
+                .iter()
+                .find_map(|t| Some((t, t.render(person).ok()?)))
+            else {
+                continue;
+            };
+            let fields: Vec<String> = template.fields().map(|f| format!("`{f}`")).collect();
+            let (what, value) = if template.as_str().contains('\u{1f}')
+                || fields.len() == 1
+                    && template.as_str() == format!("{{{}}}", &fields[0][1..fields[0].len() - 1])
+            {
+                (fields.join(" + "), value.replace('\u{1f}', " + "))
+            } else {
+                (format!("`{template}`"), value)
+            };
+            let folded = if target.case_insensitive {
+                value.to_lowercase()
+            } else {
+                value.clone()
+            };
+            let compared = format!("{template}\n{folded}");
+            if !keys.iter().any(|k| k.compared == compared) {
+                keys.push(Key {
+                    what,
+                    value,
+                    compared,
+                });
+            }
+        }
+        keys
+    }
+}
+
+/// A person's key for a target, as [`KeyFields::keys`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// What the key is made of: `` `mail` `` for one column, else the template.
+    pub what: String,
+    /// The key as the target renders it.
+    pub value: String,
+    /// The key as the target compares it (with its template; case-folded where keys ignore
+    /// case).
+    pub compared: String,
 }
 
 /// A PowerSchool-like target: students by `student_id`, staff by `teacher_number`.

@@ -28,7 +28,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use config::{Layout, SourceConfig, SourceFormat};
-pub use keys::KeyFields;
+pub use keys::{Key, KeyFields};
 pub use shared::{hold_back_shared_photos, shared_photos};
 
 use crate::error::Result;

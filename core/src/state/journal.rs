@@ -297,9 +297,11 @@ impl Journal for RunJournal {
                     ],
                 )
                 .map_err(err)?;
-            } else if o.status == Status::Sent {
+            } else if o.status != Status::Skipped {
                 // The target now holds what no source photo made (a restored photo, or none
-                // at all): the next push must send this person again.
+                // at all), or a failure left in doubt what it holds (a key another person
+                // shares, a package that could not be written): the next push must send this
+                // person again.
                 tx.execute(
                     "DELETE FROM sent WHERE target = ?1 AND key = ?2",
                     params![d.target, d.key],

@@ -407,3 +407,84 @@ fn state_is_in_wal_mode_and_unfinished_runs_become_crashed() {
     let state = open(dir.path());
     assert_eq!(state.run("r1").unwrap().unwrap().status, "crashed");
 }
+
+/// Issue 24, item 2: two people whose keys render the same on a target (`ab`+`c` and
+/// `a`+`bc` as `{first_name}{last_name}`, or `Abc` and `abc` on a target whose keys ignore
+/// case) both fail, each naming the other's line, and nothing of theirs is written; the state
+/// forgets what was sent under the key, so the photo there is not "unchanged" forever. (Failed
+/// before: both were sent, the second overwrote the first, and the run said "sent 2".)
+#[tokio::test]
+async fn people_sharing_a_rendered_key_both_fail_and_nothing_of_theirs_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a.jpg"),
+        dir.path().join("b.jpg"),
+        dir.path().join("c.jpg"),
+    );
+    jpeg(&a, 10);
+    jpeg(&b, 120);
+    jpeg(&c, 240);
+    let person = |photo: &Path, first: &str, last: &str, line: u64| {
+        let mut p = Person::new(photo, [("first_name", first), ("last_name", last)]);
+        p.origin.line = line;
+        p
+    };
+    let state = open(dir.path());
+    let target = Arc::new(
+        MemoryTarget::new("mem")
+            .with_key("{first_name}{last_name}")
+            .unwrap(),
+    );
+
+    let (first, _) = push(
+        &state,
+        "r1",
+        vec![person(&a, "ab", "c", 2)],
+        &target,
+        JournalOptions::default(),
+    )
+    .await;
+    assert_eq!(first.count(Status::Sent), 1);
+    let sent = target.stored("abc").unwrap();
+
+    let people = vec![
+        person(&a, "ab", "c", 2),
+        person(&b, "a", "bc", 3),
+        person(&c, "A", "BC", 4),
+        person(&c, "x", "y", 5),
+    ];
+    let (second, _) = push(&state, "r2", people, &target, JournalOptions::default()).await;
+    assert_eq!(second.count(Status::Sent), 1, "{:?}", second.outcomes);
+    for (line, others) in [(2, [":3", ":4"]), (3, [":2", ":4"]), (4, [":2", ":3"])] {
+        let o = second
+            .outcomes
+            .iter()
+            .find(|o| o.person.origin.line == line)
+            .unwrap();
+        assert_eq!(o.status, Status::Failed, "{o:?}");
+        assert_eq!(o.kind, Some(ErrorKind::Input));
+        for other in others {
+            assert!(o.reason.contains(other), "line {line}: {}", o.reason);
+        }
+    }
+    let mut keys = target.keys();
+    keys.sort();
+    assert_eq!(keys, ["abc", "xy"], "only x y was written");
+    assert_eq!(
+        target.stored("abc").unwrap(),
+        sent,
+        "nothing of theirs written"
+    );
+
+    // The collision resolved: the person keyed abc is sent again, not "unchanged since r1".
+    let (third, _) = push(
+        &state,
+        "r3",
+        vec![person(&b, "a", "bc", 3)],
+        &target,
+        JournalOptions::default(),
+    )
+    .await;
+    assert_eq!(third.count(Status::Sent), 1, "{:?}", third.outcomes);
+    assert_ne!(target.stored("abc").unwrap(), sent);
+}

@@ -118,12 +118,17 @@ impl FolderTarget {
     ) -> Self {
         let dir = dir.into();
         let summary = format!("folder {} as {}", dir.display(), file_name);
+        // Two file names differing in case are one file on Windows and macOS file systems
+        // (the usual defaults), two files elsewhere; two folder targets on one folder could
+        // overwrite each other's files, so one folder is one place.
         let info = TargetInfo::new(name, TYPE, file_name, profile)
             .summary(summary)
             .setting("dir", dir.display())
             .reads_back()
             .deletes()
-            .max_concurrency(8);
+            .max_concurrency(8)
+            .keys_case_insensitive(cfg!(any(windows, target_os = "macos")))
+            .place(picday_core::target::folder_place(&dir));
         FolderTarget { info, dir }
     }
 

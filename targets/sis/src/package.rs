@@ -67,6 +67,11 @@ pub struct Manifest {
     pub type_name: String,
     /// The photo profile, e.g. "240x300 jpg q85".
     pub profile: String,
+    /// The id templates and the staff rule the package was keyed with. A later run carries
+    /// this package's photos over only if it keys people the same way (and has the same
+    /// profile); a manifest without it (older picday) is not carried over.
+    #[serde(default)]
+    pub ids: String,
     /// The package files written, in import order.
     pub files: Vec<String>,
     pub included: Vec<ManifestEntry>,
@@ -100,7 +105,9 @@ pub struct ManifestLeftOut {
     pub reason: String,
 }
 
-/// Writes a file in `dir` under a temporary name; [`Pending::commit`] renames it into place.
+/// Writes a file under a temporary name in `tmp_dir` (the run's staging folder, on the same
+/// file system, so that a killed run leaves nothing beside the package);
+/// [`Pending::commit`] renames it to `name` in `dir`.
 #[derive(Debug)]
 pub struct Pending {
     tmp: tempfile::NamedTempFile,
@@ -108,12 +115,12 @@ pub struct Pending {
 }
 
 impl Pending {
-    pub fn new(dir: &Path, name: &str) -> Result<Self> {
+    pub fn new(tmp_dir: &Path, dir: &Path, name: &str) -> Result<Self> {
         let tmp = tempfile::Builder::new()
             .prefix(".picday-")
             .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+            .tempfile_in(tmp_dir)
+            .map_err(|e| Error::io(tmp_dir, e))?;
         Ok(Pending {
             tmp,
             path: dir.join(name),

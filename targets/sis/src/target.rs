@@ -5,7 +5,14 @@
 //! `finish` writes the zip(s), the PowerSchool map and the manifest, each under a temporary
 //! name then renamed, and empties the staging folder. Nothing is written in a dry run (the
 //! engine does not call `finish` then, and the dry-run layer never calls `put_photo`).
-
+//!
+//! A package must hold everyone whose photo the target should have, whichever part of the
+//! mapping a run sent (unchanged people are not sent again; `--only` sends a few; a run may be
+//! interrupted). So a package is cumulative: `finish` carries over every photo of the package
+//! committed before (checked against its manifest's BLAKE3) that this run did not replace, and
+//! the target declares `commits_at_finish`, so that the engine records a staged photo as sent
+//! only once the package holding it is committed and asks [`Target::holds`] before it trusts
+//! an unchanged photo to be in the package. Staging folders that killed runs left are removed.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,6 +28,11 @@ use crate::package::{
     Manifest, ManifestEntry, ManifestLeftOut, Pending, ZipItem, check_id, plan_parts,
     powerschool_map, write_zip,
 };
+
+/// The start of a staging folder's name; tempfile adds random letters and digits.
+fn staging_prefix(package: &str) -> String {
+    format!(".picday-staging-{package}-")
+}
 
 /// The three SIS products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +76,32 @@ impl Group {
             Group::Staff => "staff",
         }
     }
+
+    fn parse(s: &str) -> Option<Group> {
+        [Group::Students, Group::Staff]
+            .into_iter()
+            .find(|g| g.as_str() == s)
+    }
+}
+
+/// A photo's place in a package: its group and file name.
+type PackageKey = (Group, String);
+
+/// The package committed before this run: its entries by group and file name. Empty when
+/// there is none, or when it was keyed or shaped otherwise (nothing of it is carried over).
+#[derive(Debug, Default)]
+struct Previous {
+    entries: BTreeMap<PackageKey, ManifestEntry>,
+}
+
+/// One photo of the package being written, staged by this run or carried over.
+#[derive(Debug)]
+struct Entry {
+    id: String,
+    person: String,
+    source: String,
+    bytes: usize,
+    hash: String,
 }
 
 #[derive(Debug)]
@@ -81,6 +119,8 @@ struct State {
     staging: Option<tempfile::TempDir>,
     staged: BTreeMap<(Group, String), Staged>,
     left_out: Vec<ManifestLeftOut>,
+    /// The committed package, read once (an unreadable manifest: why).
+    previous: Option<std::result::Result<Arc<Previous>, (picday_core::ErrorKind, String)>>,
 }
 
 impl State {
@@ -128,7 +168,13 @@ impl SisTarget {
             .setting("package", &s.package)
             .setting("max_zip_bytes", s.max_zip_bytes)
             .other_keys(s.staff.iter().map(|st| st.id.clone()))
-            .max_concurrency(4);
+            .max_concurrency(4)
+            .commits_at_finish()
+            .place(format!(
+                "{} package {}",
+                picday_core::target::folder_place(&s.dir),
+                s.package
+            ));
         if let Some(staff) = &s.staff {
             info = info
                 .setting("staff_column", &staff.column)
@@ -197,15 +243,7 @@ impl SisTarget {
     fn stage(&self, person: &Arc<Person>, group: Group, id: String, photo: &Photo) -> Result<()> {
         let file = format!("{id}.jpg");
         let mut state = lock(&self.state);
-        if state.staging.is_none() {
-            std::fs::create_dir_all(&self.settings.dir)
-                .map_err(|e| Error::io(&self.settings.dir, e))?;
-            let dir = tempfile::Builder::new()
-                .prefix(&format!(".picday-staging-{}-", self.settings.package))
-                .tempdir_in(&self.settings.dir)
-                .map_err(|e| Error::io(&self.settings.dir, e))?;
-            state.staging = Some(dir);
-        }
+        self.staging(&mut state)?;
         if let Some(existing) = state.staged.get_mut(&(group, file.clone()))
             && *existing.person != **person
         {
@@ -241,17 +279,182 @@ impl SisTarget {
         Ok(())
     }
 
-    /// Writes the package from the staged photos; blocking.
+    /// This run's staging folder, made on first use.
+    fn staging(&self, state: &mut State) -> Result<PathBuf> {
+        if let Some(d) = &state.staging {
+            return Ok(d.path().to_path_buf());
+        }
+        let dir = &self.settings.dir;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let staging = tempfile::Builder::new()
+            .prefix(&staging_prefix(&self.settings.package))
+            .tempdir_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let path = staging.path().to_path_buf();
+        state.staging = Some(staging);
+        Ok(path)
+    }
+
+    /// Removes the staging folders of this package that earlier, killed runs left in `dir`
+    /// (not this run's). Best effort: a folder that cannot be removed is tried next time.
+    fn sweep_staging(&self, ours: Option<&Path>) {
+        let prefix = staging_prefix(&self.settings.package);
+        let Ok(entries) = std::fs::read_dir(&self.settings.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Another package's folder ("<package>-staff-...") has a `-` after the prefix.
+            let stale = name
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('-'));
+            let path = entry.path();
+            if stale && Some(path.as_path()) != ours && entry.file_type().is_ok_and(|t| t.is_dir())
+            {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+    }
+
+    /// How this target keys people, as written in the manifest (see [`Manifest::ids`]).
+    fn ids(&self) -> String {
+        let s = &self.settings;
+        match &s.staff {
+            Some(st) => format!(
+                "id={}; staff_id={}; staff_column={}; staff_value={}",
+                s.id, st.id, st.column, st.value
+            ),
+            None => format!("id={}", s.id),
+        }
+    }
+
+    /// The committed package, read once per run; blocking.
+    fn previous(&self, state: &mut State) -> Result<Arc<Previous>> {
+        if state.previous.is_none() {
+            state.previous = Some(
+                self.read_previous()
+                    .map(Arc::new)
+                    .map_err(|e| (e.kind(), e.message().to_string())),
+            );
+        }
+        match &state.previous {
+            Some(Ok(p)) => Ok(p.clone()),
+            Some(Err((kind, message))) => Err(Error::new(*kind, message.clone())),
+            None => Err(Error::internal("the earlier package was not read")),
+        }
+    }
+
+    fn read_previous(&self) -> Result<Previous> {
+        let path = self.manifest_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Previous::default()),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::input(format!(
+                "{}: the manifest of the earlier package cannot be read ({e}), so its photos cannot be carried over; move the package files aside and push again to write it afresh",
+                path.display()
+            ))
+        })?;
+        let same = m.type_name == self.settings.kind.type_name()
+            && m.profile == self.settings.profile.to_string()
+            && m.ids == self.ids();
+        if !same {
+            // Keyed or shaped otherwise: this run sends everyone again and replaces it.
+            return Ok(Previous::default());
+        }
+        let entries = m
+            .included
+            .into_iter()
+            .filter_map(|e| Some(((Group::parse(&e.group)?, e.file.clone()), e)))
+            .collect();
+        Ok(Previous { entries })
+    }
+
+    /// Copies the photos of the committed package that this run did not replace into the
+    /// staging folder, each checked against the BLAKE3 its manifest recorded.
+    fn carry_over(&self, state: &mut State, staging: &Path) -> Result<Vec<(Group, String, Entry)>> {
+        let previous = self.previous(state)?;
+        let mut by_zip: BTreeMap<&str, Vec<(&PackageKey, &ManifestEntry)>> = BTreeMap::new();
+        for (key, entry) in &previous.entries {
+            if !state.staged.contains_key(key) {
+                by_zip
+                    .entry(entry.package.as_str())
+                    .or_default()
+                    .push((key, entry));
+            }
+        }
+        let mut carried = Vec::new();
+        for (zip_name, entries) in by_zip {
+            let path = self.settings.dir.join(zip_name);
+            let broken = |why: String| {
+                Error::input(format!(
+                    "{}: {why}; the earlier package's photos cannot be carried over, so no package was written. Move {} and its package files aside and push again to write it afresh",
+                    path.display(),
+                    self.manifest_path().display()
+                ))
+            };
+            let file = std::fs::File::open(&path).map_err(|e| broken(e.to_string()))?;
+            let mut zip = zip::ZipArchive::new(file).map_err(|e| broken(e.to_string()))?;
+            for ((group, name), entry) in entries {
+                let mut bytes = Vec::new();
+                let mut f = zip
+                    .by_name(name)
+                    .map_err(|e| broken(format!("{name}: {e}")))?;
+                std::io::Read::read_to_end(&mut f, &mut bytes)
+                    .map_err(|e| broken(format!("{name}: {e}")))?;
+                let hash = blake3::hash(&bytes).to_hex().to_string();
+                if hash != entry.blake3 {
+                    return Err(broken(format!(
+                        "{name} is not the photo its manifest lists"
+                    )));
+                }
+                let folder = staging.join(group.as_str());
+                std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+                let target = folder.join(name);
+                std::fs::write(&target, &bytes).map_err(|e| Error::io(&target, e))?;
+                carried.push((
+                    *group,
+                    name.clone(),
+                    Entry {
+                        id: entry.id.clone(),
+                        person: entry.person.clone(),
+                        source: entry.source.clone(),
+                        bytes: bytes.len(),
+                        hash,
+                    },
+                ));
+            }
+        }
+        Ok(carried)
+    }
+
+    /// Writes the package from the staged photos and those of the committed package this run
+    /// did not replace; blocking.
     fn write_package(&self) -> Result<Option<String>> {
         let mut state = lock(&self.state);
+        let ours = state.staging.as_ref().map(|d| d.path().to_path_buf());
+        self.sweep_staging(ours.as_deref());
         if state.staged.is_empty() && state.left_out.is_empty() {
+            // Nothing new: the committed package stays as it is.
             return Ok(None);
         }
-        let staging = state.staging.as_ref().map(|d| d.path().to_path_buf());
+        let staging = self.staging(&mut state)?;
         let dir = self.settings.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let carried = self.carry_over(&mut state, &staging)?;
         let mut left_out = state.left_out.clone();
-        let mut groups: BTreeMap<Group, Vec<(String, ZipItem, &Staged)>> = BTreeMap::new();
+        let mut groups: BTreeMap<Group, Vec<(ZipItem, Entry)>> = BTreeMap::new();
+        let item = |group: Group, file: &str, size: usize| ZipItem {
+            name: file.to_string(),
+            source: staging.join(group.as_str()).join(file),
+            size: size as u64,
+        };
+        for (group, file, entry) in carried {
+            let zip_item = item(group, &file, entry.bytes);
+            groups.entry(group).or_default().push((zip_item, entry));
+        }
         for ((group, file), staged) in &state.staged {
             if !staged.conflicts.is_empty() {
                 for p in std::iter::once(&staged.person).chain(&staged.conflicts) {
@@ -268,19 +471,20 @@ impl SisTarget {
                 }
                 continue;
             }
-            let source = staging
-                .as_ref()
-                .map(|s| s.join(group.as_str()).join(file))
-                .ok_or_else(|| Error::internal("staged photos without a staging folder"))?;
-            let item = ZipItem {
-                name: file.clone(),
-                source,
-                size: staged.bytes as u64,
+            let entry = Entry {
+                id: staged.id.clone(),
+                person: staged.person.label(),
+                source: staged.person.origin.to_string(),
+                bytes: staged.bytes,
+                hash: staged.hash.clone(),
             };
             groups
                 .entry(*group)
                 .or_default()
-                .push((staged.id.clone(), item, staged));
+                .push((item(*group, file, staged.bytes), entry));
+        }
+        for entries in groups.values_mut() {
+            entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         }
 
         let mut manifest = Manifest {
@@ -288,21 +492,22 @@ impl SisTarget {
             target: self.settings.name.clone(),
             type_name: self.settings.kind.type_name().into(),
             profile: self.settings.profile.to_string(),
+            ids: self.ids(),
             ..Manifest::default()
         };
         let mut pending = Vec::new();
         for (group, entries) in &groups {
             let base = self.base(*group);
-            let by_name: BTreeMap<&str, &(String, ZipItem, &Staged)> =
-                entries.iter().map(|e| (e.1.name.as_str(), e)).collect();
-            let items: Vec<ZipItem> = entries.iter().map(|e| e.1.clone()).collect();
+            let by_name: BTreeMap<&str, &Entry> =
+                entries.iter().map(|e| (e.0.name.as_str(), &e.1)).collect();
+            let items: Vec<ZipItem> = entries.iter().map(|e| e.0.clone()).collect();
             let (parts, too_big) = plan_parts(items, self.settings.max_zip_bytes);
             for item in too_big {
-                let (id, _, staged) = by_name[item.name.as_str()];
+                let entry = by_name[item.name.as_str()];
                 left_out.push(ManifestLeftOut {
-                    source: staged.person.origin.to_string(),
-                    person: staged.person.label(),
-                    id: Some(id.clone()),
+                    source: entry.source.clone(),
+                    person: entry.person.clone(),
+                    id: Some(entry.id.clone()),
                     reason: format!(
                         "the photo ({} bytes) does not fit in a zip of {} bytes",
                         item.size, self.settings.max_zip_bytes
@@ -316,7 +521,7 @@ impl SisTarget {
                 } else {
                     format!("{base}-part{}.zip", n + 1)
                 };
-                let mut file = Pending::new(&dir, &zip_name)?;
+                let mut file = Pending::new(&staging, &dir, &zip_name)?;
                 let path = file.path().to_path_buf();
                 let size = write_zip(file.file(), &path, part)?;
                 if size > self.settings.max_zip_bytes {
@@ -328,16 +533,16 @@ impl SisTarget {
                 pending.push(file);
                 manifest.files.push(zip_name.clone());
                 for item in part {
-                    let (id, _, staged) = by_name[item.name.as_str()];
+                    let entry = by_name[item.name.as_str()];
                     manifest.included.push(ManifestEntry {
-                        id: id.clone(),
+                        id: entry.id.clone(),
                         file: item.name.clone(),
                         package: zip_name.clone(),
                         group: group.as_str().into(),
-                        person: staged.person.label(),
-                        source: staged.person.origin.to_string(),
-                        bytes: staged.bytes,
-                        blake3: staged.hash.clone(),
+                        person: entry.person.clone(),
+                        source: entry.source.clone(),
+                        bytes: entry.bytes,
+                        blake3: entry.hash.clone(),
                     });
                 }
             }
@@ -345,10 +550,10 @@ impl SisTarget {
                 let rows: Vec<(String, String)> = parts
                     .iter()
                     .flatten()
-                    .map(|item| (by_name[item.name.as_str()].0.clone(), item.name.clone()))
+                    .map(|item| (by_name[item.name.as_str()].id.clone(), item.name.clone()))
                     .collect();
                 let map_name = format!("{base}.txt");
-                let mut file = Pending::new(&dir, &map_name)?;
+                let mut file = Pending::new(&staging, &dir, &map_name)?;
                 let path = file.path().to_path_buf();
                 std::io::Write::write_all(file.file(), &powerschool_map(&rows))
                     .map_err(|e| Error::io(&path, e))?;
@@ -360,7 +565,7 @@ impl SisTarget {
         left_out.dedup();
         manifest.left_out = left_out;
         let manifest_name = format!("{}.manifest.json", self.settings.package);
-        let mut file = Pending::new(&dir, &manifest_name)?;
+        let mut file = Pending::new(&staging, &dir, &manifest_name)?;
         let path = file.path().to_path_buf();
         let mut json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::internal(format!("manifest: {e}")))?;
@@ -373,17 +578,14 @@ impl SisTarget {
         }
         self.remove_stale(&dir, &manifest.files)?;
 
-        // The package is written: empty the staging folder for the next run.
-        if let Some(staging) = &staging {
-            for group in [Group::Students, Group::Staff] {
-                let d = staging.join(group.as_str());
-                if d.exists() {
-                    std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
-                }
-            }
+        // The package is written: the staging folder goes (a next run makes its own and
+        // reads the package just written as the one to carry over).
+        if let Some(folder) = state.staging.take() {
+            folder.close().map_err(|e| Error::io(&staging, e))?;
         }
         state.staged.clear();
         state.left_out.clear();
+        state.previous = None;
         Ok(Some(format!(
             "wrote {} in {}: {} photos, {} left out (see {manifest_name})",
             manifest.files.join(", "),
@@ -436,6 +638,20 @@ impl Target for SisTarget {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the committed package has a photo under this person's id (and its zip is
+    /// there); an unreadable manifest holds nothing.
+    fn holds(&self, subject: &Subject) -> bool {
+        let group = self.group_of(&subject.person);
+        let mut state = lock(&self.state);
+        let Ok(previous) = self.previous(&mut state) else {
+            return false;
+        };
+        previous
+            .entries
+            .get(&(group, format!("{}.jpg", subject.key)))
+            .is_some_and(|e| self.settings.dir.join(&e.package).is_file())
     }
 }
 

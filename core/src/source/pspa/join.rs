@@ -200,7 +200,6 @@ pub(super) fn drop_same_person(
 ) -> Vec<(Person, Option<usize>)> {
     let mut drop = vec![false; rows.len()];
     let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    let fields = key_fields.fields();
     for (i, (p, r)) in rows.iter().enumerate() {
         if let (Some(r), Some(roster)) = (r, roster) {
             groups
@@ -211,12 +210,12 @@ pub(super) fn drop_same_person(
                 .or_default()
                 .push(i);
         }
-        for &k in &fields {
-            if let Some(v) = p.field(k) {
-                groups
-                    .entry((k.to_string(), v.to_lowercase()))
-                    .or_default()
-                    .push(i);
+        // Keys as the targets render them: a column that is only part of a key (`grade` in
+        // `{grade}/{mail}.jpg`) is no identity of its own.
+        for key in key_fields.keys(p) {
+            let group = groups.entry((key.what, key.compared)).or_default();
+            if !group.contains(&i) {
+                group.push(i);
             }
         }
     }
@@ -242,7 +241,7 @@ pub(super) fn drop_same_person(
             let same = if what == "roster" {
                 "the same roster person".to_string()
             } else {
-                format!("the same `{what}`")
+                format!("the same {what}")
             };
             stats.unmatched.push(*left_out(
                 &rows[i].0,
