@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use deliver::on_blocking;
-pub use deliver::{Change, Deliverer, Job};
+pub use deliver::{Change, Deliverer, Job, NO_BACKUP};
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{Person, Photo, Profile, Subject};
