@@ -11,6 +11,8 @@
 
 mod contract;
 mod dry_run;
+#[cfg(test)]
+mod quota_sim;
 mod retry;
 mod throttle;
 

@@ -174,21 +174,18 @@ pub fn rekind(e: &Error, kind: ErrorKind, message: String) -> Error {
     Error::new(kind, message).with_context_from(e)
 }
 
-/// Classifies a failed Graph response: 429, and 503/504 with a Retry-After, are `Throttled`
-/// (so the throttle layer pauses the whole target); other 5xx are temporary; 400 is a
-/// rejected request or photo; 401 auth; 403 permission with advice; 404 not found.
+/// Classifies a failed Graph response: 429 is `Throttled` (the application's quota is spent,
+/// so the throttle layer pauses the whole target); 503 and 504 are `Unavailable`, temporary,
+/// keeping their Retry-After (that request waits, the others go on); 400 is a rejected
+/// request or photo; 401 auth; 403 permission with advice; 404 not found.
 pub fn graph_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let g = GraphError::parse(headers, body);
-    let kind = match status.as_u16() {
-        503 | 504 if retry_after(headers).is_some() => Some(ErrorKind::Throttled),
-        _ => None,
-    };
     let service = ServiceError {
         code: g.code.clone(),
         message: g.message.clone(),
         request_id: g.request_id.clone(),
     };
-    let mut e = response_error(what, status, headers, &service, kind);
+    let mut e = response_error(what, status, headers, &service, None);
     if status == StatusCode::FORBIDDEN {
         e = Error::new(
             ErrorKind::Permission,
@@ -388,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn service_unavailable_with_retry_after_is_throttled() {
+    fn service_unavailable_keeps_its_retry_after_but_is_no_throttling() {
         let body = br#"{"error":{"code":"serviceNotAvailable","message":"busy"}}"#;
         let e = graph_error(
             "PUT photo",
@@ -396,7 +393,8 @@ mod tests {
             &headers(&[("retry-after", "12")]),
             body,
         );
-        assert_eq!(e.kind(), ErrorKind::Throttled);
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "about this request only");
+        assert!(e.is_temporary());
         assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(12)));
         let e = graph_error(
             "PUT photo",

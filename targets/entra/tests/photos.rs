@@ -283,9 +283,9 @@ async fn service_unavailable_then_success_through_the_layers() {
     accepted.assert_async().await;
 }
 
-/// A 503 with Retry-After for one person holds back requests for everyone else.
-#[tokio::test]
-async fn retry_after_on_a_503_pauses_the_whole_target() {
+/// Sends a put for `a` that Graph answers once with `status` and `Retry-After: 1`, and, once
+/// that answer has arrived, a put for `b`; returns how long after the answer `b` reached Graph.
+async fn put_b_after_a_is_told_to_wait(status: usize, body: &'static str) -> Duration {
     let mut server = mockito::Server::new_async().await;
     let _t = token(&mut server, "tok").await;
     let _a = user(&mut server, "a@school.example", "id-a").await;
@@ -295,11 +295,12 @@ async fn retry_after_on_a_503_pauses_the_whole_target() {
     let told = told_at.clone();
     let _busy = server
         .mock("PUT", put_path("id-a").as_str())
-        .with_status(503)
+        .with_status(status)
         .with_header("retry-after", "1")
+        .with_header("content-type", "application/json")
         .with_body_from_request(move |_| {
             *told.lock().unwrap() = Some(Instant::now());
-            br#"{"error":{"code":"serviceNotAvailable","message":"Service unavailable."}}"#.to_vec()
+            body.as_bytes().to_vec()
         })
         .expect(1)
         .create_async()
@@ -337,11 +338,37 @@ async fn retry_after_on_a_503_pauses_the_whole_target() {
         .put_photo(&subject("b@school.example"), &photo(7))
         .await
         .expect("b");
-    a.await.unwrap().expect("a after the pause");
-    let waited = b_at.lock().unwrap().unwrap() - told_at.lock().unwrap().unwrap();
+    let a_done = a.await.unwrap();
+    let told = told_at.lock().unwrap().unwrap();
+    a_done.expect("a, after its Retry-After");
+    b_at.lock().unwrap().unwrap() - told
+}
+
+/// A 429 with Retry-After is about the application's quota: it holds back everyone.
+#[tokio::test]
+async fn retry_after_on_a_429_pauses_the_whole_target() {
+    let waited = put_b_after_a_is_told_to_wait(
+        429,
+        r#"{"error":{"code":"TooManyRequests","message":"","innerError":{"code":"throttledRequest"}}}"#,
+    )
+    .await;
     assert!(
         waited >= Duration::from_millis(950),
-        "b was sent {waited:?} after the 503"
+        "b was sent {waited:?} after the 429"
+    );
+}
+
+/// A 503 with Retry-After is about that request: it waits (and is retried), the others do not.
+#[tokio::test]
+async fn retry_after_on_a_503_delays_only_its_own_request() {
+    let waited = put_b_after_a_is_told_to_wait(
+        503,
+        r#"{"error":{"code":"serviceNotAvailable","message":"Service unavailable."}}"#,
+    )
+    .await;
+    assert!(
+        waited < Duration::from_millis(900),
+        "b was held back {waited:?} by a's 503"
     );
 }
 

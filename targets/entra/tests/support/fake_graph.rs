@@ -366,7 +366,7 @@ impl FakeGraph {
         if writes {
             let n = self.stats.write_attempts.fetch_add(1, Ordering::SeqCst) + 1;
             let every = self.fault_every.load(Ordering::SeqCst);
-            if every > 0 && n % every == 0 {
+            if every > 0 && n.is_multiple_of(every) {
                 return unavailable();
             }
         }
