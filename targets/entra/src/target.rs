@@ -117,12 +117,12 @@ impl EntraTarget {
         };
         found.ok_or_else(|| {
             Error::not_found(format!(
-                "no user with userPrincipalName or mail {key:?} in this tenant"
+                "no user with userPrincipalName, mail or proxy address {key:?} in this tenant"
             ))
         })
     }
 
-    /// Asks Graph: by id or userPrincipalName, then by mail.
+    /// Asks Graph: by id or userPrincipalName, then by mail, then by a proxy address.
     async fn lookup(&self, key: &str) -> Result<Option<String>> {
         let key = key.trim();
         if key.is_empty() {
@@ -152,13 +152,25 @@ impl EntraTarget {
             return Ok(Some(id));
         }
         if key.contains('@') {
-            return self.filter("mail", key).await;
+            if let Some(id) = self.filter("mail", key).await? {
+                return Ok(Some(id));
+            }
+            // A secondary address (`smtp:` in proxyAddresses; the directory compares without
+            // regard to case, so the primary `SMTP:` matches too).
+            return self.filter("proxyAddresses", key).await;
         }
         Ok(None)
     }
 
     async fn filter(&self, property: &str, key: &str) -> Result<Option<String>> {
-        let filter = format!("{property} eq {}", odata_string(key));
+        let filter = if property == "proxyAddresses" {
+            format!(
+                "proxyAddresses/any(x:x eq {})",
+                odata_string(&format!("smtp:{key}"))
+            )
+        } else {
+            format!("{property} eq {}", odata_string(key))
+        };
         let path = format!(
             "/users?$filter={}&$select=id,userPrincipalName",
             encode_query(&filter)

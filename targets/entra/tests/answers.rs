@@ -216,3 +216,23 @@ async fn a_404_to_an_upload_for_an_existing_user_is_a_refusal_with_advice() {
     assert!(e.message().contains("00000000-0000-0000-0000-000000000000"));
     assert!(e.context_value("request_id").is_some());
 }
+
+#[tokio::test]
+async fn a_secondary_address_finds_its_user_and_two_users_for_one_key_are_refused() {
+    let fake = tenant(vec![
+        user(0, Quirk::None)
+            .with_proxies(&["SMTP:u0@school.example", "smtp:Alias.Zero@old.example"]),
+        user(1, Quirk::None).with_proxies(&["smtp:shared@old.example"]),
+        user(2, Quirk::None).with_proxies(&["smtp:shared@old.example"]),
+    ])
+    .await;
+    let target = support::target(&fake.url, &fake.url, &["size = 96"]);
+    // Found by proxy address, whatever the case.
+    let id = target.resolve("alias.zero@OLD.example").await.unwrap();
+    assert_eq!(id, "00000000-0000-0000-0000-000000000000");
+    let e = target.resolve("shared@old.example").await.unwrap_err();
+    assert!(e.message().contains("2 users"), "{e}");
+    assert!(e.message().contains("u1@school.example") && e.message().contains("u2@school.example"));
+    let e = target.resolve("nobody@old.example").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}

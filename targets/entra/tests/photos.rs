@@ -473,6 +473,13 @@ async fn unknown_user_is_not_found_and_looked_up_once() {
     let by_mail = filter(&mut server, "mail%20eq%20%27nobody@school.example%27", &[])
         .await
         .expect(1);
+    let by_proxy = filter(
+        &mut server,
+        "proxyAddresses%2Fany%28x%3Ax%20eq%20%27smtp%3Anobody@school.example%27%29",
+        &[],
+    )
+    .await
+    .expect(1);
     let puts = server
         .mock("PUT", Matcher::Any)
         .expect(0)
@@ -491,6 +498,7 @@ async fn unknown_user_is_not_found_and_looked_up_once() {
     }
     by_upn.assert_async().await;
     by_mail.assert_async().await;
+    by_proxy.assert_async().await;
     puts.assert_async().await;
 }
 
