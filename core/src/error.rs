@@ -66,6 +66,9 @@ impl Error {
     pub fn unsupported(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unsupported, message)
     }
+    pub fn unreadable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unreadable, message)
+    }
     pub fn protocol(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Protocol, message)
     }

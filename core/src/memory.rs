@@ -72,6 +72,12 @@ impl MemoryTarget {
         self.info.summary = summary.to_string();
         self
     }
+    /// Never changes a photo whose current one could not be read
+    /// ([`TargetInfo::backup_required`]).
+    pub fn with_backup_required(mut self) -> Self {
+        self.info.backup_required = true;
+        self
+    }
     /// Each write takes this long.
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;

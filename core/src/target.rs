@@ -90,6 +90,10 @@ pub struct TargetInfo {
     /// The retry policy the service calls for (documented backoff, number of tries), if it
     /// differs from the run's; [`crate::layers::stack`] prefers it.
     pub retry: Option<RetryPolicy>,
+    /// A photo whose current one cannot be read ([`crate::ErrorKind::Unreadable`]) is not
+    /// changed: the backup is required. Off, the delivery step sends it anyway and flags
+    /// "no backup possible" in the outcome.
+    pub backup_required: bool,
     /// The settings besides the profile and the keys that shape what the target ends up
     /// holding (its folder, its tenant, its attribute...), by name. With them, the type, the
     /// keys and the profile they make the fingerprint that decides whether an unchanged photo
@@ -129,6 +133,7 @@ impl TargetInfo {
             key,
             other_keys: Vec::new(),
             retry: None,
+            backup_required: false,
             settings: BTreeMap::new(),
             place: None,
         }
@@ -179,6 +184,12 @@ impl TargetInfo {
     }
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
+        self
+    }
+    /// Never change a photo whose current one could not be read (see
+    /// [`TargetInfo::backup_required`]).
+    pub fn backup_required(mut self, yes: bool) -> Self {
+        self.backup_required = yes;
         self
     }
     /// One of the settings that shape what is sent (see [`TargetInfo::settings`]).

@@ -37,6 +37,11 @@ pub enum ErrorKind {
     Io,
     /// The target does not offer this operation.
     Unsupported,
+    /// The current photo exists, or may, but cannot be read with these credentials (Graph:
+    /// the user's mailbox is not in Exchange Online). Unlike the other kinds it is no reason to
+    /// stop a change: the delivery step sends without a backup and flags it, unless the target
+    /// requires backups.
+    Unreadable,
     /// The peer answered something we could not understand.
     Protocol,
     /// The run was interrupted before this was done.
@@ -47,7 +52,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::NotFound,
         ErrorKind::Rejected,
         ErrorKind::Throttled,
@@ -58,6 +63,7 @@ impl ErrorKind {
         ErrorKind::Unavailable,
         ErrorKind::Io,
         ErrorKind::Unsupported,
+        ErrorKind::Unreadable,
         ErrorKind::Protocol,
         ErrorKind::Cancelled,
         ErrorKind::Internal,
@@ -76,6 +82,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Io => "io",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Unreadable => "unreadable",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal",

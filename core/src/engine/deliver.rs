@@ -212,7 +212,10 @@ impl Deliverer {
             && caps.read_back
             && journal.backups()
         {
-            backup(target, subject, journal, delivery, nothing).await?;
+            match backup(target, subject, journal, delivery, nothing).await? {
+                Backup::Saved => {}
+                Backup::Impossible(why) => outcome.flags.push(format!("{NO_BACKUP}: {why}")),
+            }
         }
         match photo {
             Some(photo) => target.target.put_photo(subject, &photo).await,
@@ -286,20 +289,46 @@ impl Deliverer {
     }
 }
 
+/// The flag an outcome carries when its change was made without a backup.
+pub const NO_BACKUP: &str = "no backup possible";
+
+/// How the backup before a change went, when it did not stop the change.
+#[derive(Debug)]
+enum Backup {
+    /// The current photo (or its absence) is saved.
+    Saved,
+    /// The target cannot read the current photo and does not require a backup: the change is
+    /// made without one (why: the target's words).
+    Impossible(String),
+}
+
 /// Reads the target's current photo and hands it to the journal; an error means the photo
-/// must not be changed.
+/// must not be changed. A photo the target cannot read ([`ErrorKind::Unreadable`]) is no such
+/// error unless the target requires backups ([`crate::TargetInfo::backup_required`]): nothing
+/// is saved then (saving "no photo" would make a restore remove the new one).
 async fn backup(
     target: &RunTarget,
     subject: &Subject,
     journal: &Arc<dyn Journal>,
     delivery: &Delivery,
     nothing: &str,
-) -> Result<(), Error> {
-    let current = target.target.get_photo(subject).await.map_err(|e| {
-        e.prefixed(format!(
-            "reading the current photo for the backup ({nothing})"
-        ))
-    })?;
+) -> Result<Backup, Error> {
+    let current = match target.target.get_photo(subject).await {
+        Ok(current) => current,
+        Err(e) if e.kind() == ErrorKind::Unreadable && !target.target.info().backup_required => {
+            return Ok(Backup::Impossible(e.message().to_string()));
+        }
+        Err(e) => {
+            let required = if e.kind() == ErrorKind::Unreadable {
+                ", and this target requires a backup (backup = \"required\")"
+            } else {
+                ""
+            };
+            return Err(e.prefixed(format!(
+                "reading the current photo for the backup ({nothing}{required})"
+            )));
+        }
+    };
     let journal = journal.clone();
     let delivery = delivery.clone();
     on_blocking(move || journal.save_backup(&delivery, current))
@@ -309,7 +338,8 @@ async fn backup(
             e.prefixed(format!(
                 "saving the current photo before changing it ({nothing})"
             ))
-        })
+        })?;
+    Ok(Backup::Saved)
 }
 
 async fn read_file(path: PathBuf) -> Result<Vec<u8>, Error> {

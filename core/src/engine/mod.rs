@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use deliver::{Change, Deliverer, Job};
+pub use deliver::{Change, Deliverer, Job, NO_BACKUP};
 use deliver::{lock, on_blocking};
 
 use crate::error::{Error, ErrorKind};

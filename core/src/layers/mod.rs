@@ -12,6 +12,8 @@
 mod breaker;
 mod contract;
 mod dry_run;
+#[cfg(test)]
+mod quota_sim;
 mod retry;
 mod throttle;
 

@@ -209,6 +209,54 @@ async fn backup_keeps_the_photo_that_was_there_and_none_where_there_was_none() {
 }
 
 #[tokio::test]
+async fn a_photo_that_cannot_be_read_is_sent_without_backup_and_flagged_unless_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jpg");
+    jpeg(&a, 10);
+    let people = || vec![Person::new(&a, [("mail", "a@school.example")])];
+    let state = open(dir.path());
+    let unreadable = || Error::unreadable("the user's mailbox is not in Exchange Online");
+
+    // Backups are best effort by default: sent, flagged, and no backup recorded (a "had no
+    // photo" backup would make a restore remove the new photo).
+    let target = Arc::new(MemoryTarget::new("mem"));
+    target.fail_next([unreadable()]);
+    let (run, _) = push(&state, "r1", people(), &target, JournalOptions::default()).await;
+    assert_eq!(run.count(Status::Sent), 1, "{:?}", run.outcomes);
+    let flags = &run.outcomes[0].flags;
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.starts_with(crate::engine::NO_BACKUP) && f.contains("Exchange Online")),
+        "{flags:?}"
+    );
+    assert!(target.stored("a@school.example").is_some());
+    assert!(state.backups("r1", None).unwrap().is_empty());
+    let recorded = state.outcomes("r1").unwrap();
+    assert!(
+        recorded[0]
+            .flags
+            .iter()
+            .any(|f| f.starts_with(crate::engine::NO_BACKUP))
+    );
+
+    // A target that requires backups changes nothing.
+    let strict = Arc::new(MemoryTarget::new("mem").with_backup_required());
+    strict.fail_next([unreadable()]);
+    let forced = JournalOptions {
+        force: true,
+        ..JournalOptions::default()
+    };
+    let (run, _) = push(&state, "r2", people(), &strict, forced).await;
+    assert_eq!(run.count(Status::Failed), 1);
+    let o = &run.outcomes[0];
+    assert_eq!(o.kind, Some(crate::ErrorKind::Unreadable));
+    assert!(o.reason.contains("nothing was sent"), "{}", o.reason);
+    assert!(o.reason.contains("backup = \"required\""), "{}", o.reason);
+    assert!(strict.stored("a@school.example").is_none());
+}
+
+#[tokio::test]
 async fn a_backup_left_by_a_killed_run_is_carried_over_not_retaken() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.jpg");

@@ -69,10 +69,12 @@ fn args() -> Args {
 
 fn tenant(n: usize) -> Vec<User> {
     (0..n)
-        .map(|i| User {
-            id: format!("00000000-0000-4000-8000-{i:012}"),
-            upn: format!("user{i}@bench.example"),
-            mail: format!("user{i}@bench.example"),
+        .map(|i| {
+            User::new(
+                format!("00000000-0000-4000-8000-{i:012}"),
+                format!("user{i}@bench.example"),
+                format!("user{i}@bench.example"),
+            )
         })
         .collect()
 }

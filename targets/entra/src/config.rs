@@ -49,6 +49,21 @@ pub struct EntraConfig {
     /// Seconds before a single request is abandoned.
     #[serde(default)]
     pub timeout: Option<u64>,
+    /// What to do when the current photo cannot be read for the backup (a user without an
+    /// Exchange Online mailbox).
+    #[serde(default)]
+    pub backup: BackupMode,
+}
+
+/// Whether a photo may be changed when Graph cannot read the current one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupMode {
+    /// Send anyway and flag "no backup possible" in the report.
+    #[default]
+    BestEffort,
+    /// Change nothing without a backup: such a person fails.
+    Required,
 }
 
 /// The shared options an Entra target takes: the user key, a square photo within Graph's
@@ -172,6 +187,7 @@ pub struct Settings {
     pub timeout: Duration,
     /// The credential was written into the file (warned about by `check`).
     pub inline_secret: bool,
+    pub backup: BackupMode,
 }
 
 impl Settings {
@@ -289,6 +305,7 @@ impl Settings {
             max_concurrency: options.max_concurrency()?,
             timeout: Duration::from_secs(cfg.timeout.unwrap_or(120).max(1)),
             inline_secret,
+            backup: cfg.backup,
         })
     }
 }

@@ -107,24 +107,85 @@ impl GraphError {
     }
 }
 
-/// Graph codes meaning "this user has no photo".
-pub const NO_PHOTO_CODES: &[&str] = &["ImageNotFound", "ErrorEntityNotFound"];
+/// Codes Graph has used for "this user has no photo" (`GET .../photo/$value`). picday does not
+/// depend on the list: any 404 but [`USER_GONE`] on a photo URL means no photo.
+/// `ImageNotFound`: msgraph-sdk-dotnet-core#851; `ErrorEntityNotFound` (ImageNotFoundException,
+/// 2024): the Graph errors page's example; `ErrorItemNotFound` "The photo wasn't found.":
+/// microsoft-graph-docs-contrib#7939; `GetUserPhoto`: msgraph-sample-aspnet-core#10.
+pub const NO_PHOTO_CODES: &[&str] = &[
+    "ImageNotFound",
+    "ErrorEntityNotFound",
+    "ErrorItemNotFound",
+    "GetUserPhoto",
+];
 
-/// Classifies a failed Graph response: 429, and 503/504 with a Retry-After, are `Throttled`
-/// (so the throttle layer pauses the whole target); other 5xx are temporary; 400 is a
-/// rejected request or photo; 401 auth; 403 permission with advice; 404 not found.
+/// The code of a 404 about the user itself: no user has this id or UPN (Graph errors
+/// reference; msgraph-sdk-dotnet#1101).
+pub const USER_GONE: &str = "Request_ResourceNotFound";
+
+/// Codes with which Graph says it cannot read a user's photo, though the user exists: no
+/// Exchange Online mailbox (`AuthenticationError` "Error authenticating with resource",
+/// microsoft-graph-docs#8877 and #4002), guests and unlicensed users
+/// (`MailboxNotEnabledForRESTAPI`, microsoft-graph-docs-contrib#405), a mailbox on-premises
+/// (`MailboxNotHostedInExchangeOnline`, msgraph-sdk-dotnet#688).
+pub const UNREADABLE_CODES: &[&str] = &[
+    "AuthenticationError",
+    "MailboxNotEnabledForRESTAPI",
+    "MailboxNotHostedInExchangeOnline",
+];
+
+/// What a failed `GET` or `DELETE .../photo/$value` says about the user's photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoAnswer {
+    /// The user has no photo (any 404 but [`USER_GONE`]).
+    NoPhoto,
+    /// The user does not exist (any more).
+    UserGone,
+    /// The user exists but Graph cannot read their photo ([`UNREADABLE_CODES`] on a 400, or
+    /// on a 404 as `MailboxNotEnabledForRESTAPI` has been seen).
+    Unreadable,
+    /// Anything else: an ordinary failure.
+    Other,
+}
+
+impl PhotoAnswer {
+    /// Reads a failed answer to a photo URL. The code decides, never the message.
+    pub fn of(status: StatusCode, g: &GraphError) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND if g.is(UNREADABLE_CODES) => {
+                PhotoAnswer::Unreadable
+            }
+            StatusCode::NOT_FOUND if g.is(&[USER_GONE]) => PhotoAnswer::UserGone,
+            StatusCode::NOT_FOUND => PhotoAnswer::NoPhoto,
+            _ => PhotoAnswer::Other,
+        }
+    }
+}
+
+/// What to do when Graph will not read or take a photo of a user who exists.
+pub const MAILBOX_ADVICE: &str = "Graph keeps the photos of users without an Exchange Online \
+    mailbox (unlicensed users, guests, mailboxes still on-premises) only in some tenants: give \
+    the user an Exchange Online licence, or, in a hybrid tenant whose photos come from \
+    on-premises, set the photo in Active Directory (the `ldap` target)";
+
+/// `e` with another kind and message, keeping its context (code, request ids), Retry-After
+/// and temporariness decided anew by the caller.
+pub fn rekind(e: &Error, kind: ErrorKind, message: String) -> Error {
+    Error::new(kind, message).with_context_from(e)
+}
+
+/// Classifies a failed Graph response: 429 is `Throttled` (the application's quota is spent,
+/// so the throttle layer pauses the whole target); 503 and 504 are `Unavailable`, temporary,
+/// keeping their Retry-After (that request waits, the others go on); 400 is a rejected
+/// request or photo; 401 auth; 403 permission with advice; 404 not found.
 pub fn graph_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let g = GraphError::parse(headers, body);
-    let kind = match status.as_u16() {
-        503 | 504 if retry_after(headers).is_some() => Some(ErrorKind::Throttled),
-        _ => None,
-    };
     let service = ServiceError {
         code: g.code.clone(),
         message: g.message.clone(),
         request_id: g.request_id.clone(),
     };
-    let mut e = response_error(what, status, headers, &service, kind);
+    let mut e = response_error(what, status, headers, &service, None);
     if status == StatusCode::FORBIDDEN {
         e = Error::new(
             ErrorKind::Permission,
@@ -324,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn service_unavailable_with_retry_after_is_throttled() {
+    fn service_unavailable_keeps_its_retry_after_but_is_no_throttling() {
         let body = br#"{"error":{"code":"serviceNotAvailable","message":"busy"}}"#;
         let e = graph_error(
             "PUT photo",
@@ -332,7 +393,8 @@ mod tests {
             &headers(&[("retry-after", "12")]),
             body,
         );
-        assert_eq!(e.kind(), ErrorKind::Throttled);
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "about this request only");
+        assert!(e.is_temporary());
         assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(12)));
         let e = graph_error(
             "PUT photo",

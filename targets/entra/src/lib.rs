@@ -73,6 +73,12 @@ impl TargetFactory for EntraFactory {
             OptionDoc::optional("login_url", "the cloud's", "overrides the sign-in host"),
             OptionDoc::optional("graph_url", "the cloud's", "overrides the Graph host"),
             OptionDoc::optional("timeout", "120", "seconds before a request is abandoned"),
+            OptionDoc::optional(
+                "backup",
+                "\"best_effort\"",
+                "when Graph cannot read a user's current photo: \"best_effort\" sends anyway \
+                 (flagged \"no backup possible\"), \"required\" fails the person",
+            ),
         ];
         TypeInfo::builtin(
             TYPE,

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use picday_core::{
-    CheckReport, Error, Photo, Receipt, Result, Subject, Target, TargetInfo, TargetIo, TargetSpec,
+    CheckReport, Error, ErrorKind, Photo, Receipt, Result, Subject, Target, TargetInfo, TargetIo,
+    TargetSpec,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -18,8 +19,8 @@ use serde::Deserialize;
 use crate::TYPE;
 use crate::auth::{Authenticator, Prompt, token_permissions};
 use crate::client::{GraphClient, GraphResponse, encode_query, encode_segment, odata_string};
-use crate::config::{Credential, Settings};
-use crate::error::{NO_PHOTO_CODES, PERMISSION_ADVICE};
+use crate::config::{BackupMode, Credential, Settings};
+use crate::error::{MAILBOX_ADVICE, PERMISSION_ADVICE, PhotoAnswer, USER_GONE, rekind};
 
 /// Permissions that allow writing other users' photos.
 const WRITE_PERMISSIONS: &[&str] = &["ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"];
@@ -79,6 +80,7 @@ impl EntraTarget {
             .reads_back()
             .deletes()
             .resolves_people(true)
+            .backup_required(settings.backup == BackupMode::Required)
             .max_concurrency(settings.max_concurrency);
         Ok(EntraTarget {
             info,
@@ -115,12 +117,12 @@ impl EntraTarget {
         };
         found.ok_or_else(|| {
             Error::not_found(format!(
-                "no user with userPrincipalName or mail {key:?} in this tenant"
+                "no user with userPrincipalName, mail or proxy address {key:?} in this tenant"
             ))
         })
     }
 
-    /// Asks Graph: by id or userPrincipalName, then by mail.
+    /// Asks Graph: by id or userPrincipalName, then by mail, then by a proxy address.
     async fn lookup(&self, key: &str) -> Result<Option<String>> {
         let key = key.trim();
         if key.is_empty() {
@@ -150,13 +152,25 @@ impl EntraTarget {
             return Ok(Some(id));
         }
         if key.contains('@') {
-            return self.filter("mail", key).await;
+            if let Some(id) = self.filter("mail", key).await? {
+                return Ok(Some(id));
+            }
+            // A secondary address (`smtp:` in proxyAddresses; the directory compares without
+            // regard to case, so the primary `SMTP:` matches too).
+            return self.filter("proxyAddresses", key).await;
         }
         Ok(None)
     }
 
     async fn filter(&self, property: &str, key: &str) -> Result<Option<String>> {
-        let filter = format!("{property} eq {}", odata_string(key));
+        let filter = if property == "proxyAddresses" {
+            format!(
+                "proxyAddresses/any(x:x eq {})",
+                odata_string(&format!("smtp:{key}"))
+            )
+        } else {
+            format!("{property} eq {}", odata_string(key))
+        };
         let path = format!(
             "/users?$filter={}&$select=id,userPrincipalName",
             encode_query(&filter)
@@ -185,19 +199,67 @@ impl EntraTarget {
         format!("/users/{}/photo/$value", encode_segment(id))
     }
 
-    /// A 404 on a photo URL: the user has no photo (`Ok`), or the user is gone (`Err`).
-    fn no_photo_or_gone(&self, key: &str, resp: &GraphResponse, what: &str) -> Result<()> {
+    fn forget(&self, key: &str) {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key.to_lowercase());
+    }
+
+    /// A failed answer to a photo read or removal: `Ok` if the user simply has no photo.
+    fn no_photo(&self, key: &str, resp: &GraphResponse, what: &str) -> Result<()> {
         let g = resp.graph_error();
-        if g.code.is_none() || g.is(NO_PHOTO_CODES) {
-            Ok(())
-        } else {
-            // The id no longer names a user (deleted during the run): look it up anew next time.
-            self.ids
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&key.to_lowercase());
-            Err(resp.error(what))
+        match PhotoAnswer::of(resp.status, &g) {
+            PhotoAnswer::NoPhoto => Ok(()),
+            PhotoAnswer::UserGone => {
+                // The id no longer names a user (deleted during the run): look it up anew.
+                self.forget(key);
+                Err(resp.error(what))
+            }
+            PhotoAnswer::Unreadable => {
+                let e = resp.error(what);
+                Err(rekind(
+                    &e,
+                    ErrorKind::Unreadable,
+                    format!(
+                        "{what}: Graph cannot read this user's photo ({}): the user has no \
+                         Exchange Online mailbox, or it is on-premises",
+                        g.code.as_deref().unwrap_or("no code")
+                    ),
+                ))
+            }
+            PhotoAnswer::Other => Err(resp.error(what)),
         }
+    }
+
+    /// A 404 to an upload for a user this run has resolved. Graph has answered so for users
+    /// without an Exchange Online mailbox (microsoft-graph-docs#8236), so unless Graph says the
+    /// user is gone, and a lookup of the id agrees, it is a refusal with advice, not a key
+    /// that names nobody.
+    async fn put_not_found(&self, key: &str, id: &str, resp: &GraphResponse) -> Error {
+        let e = resp.error("uploading the photo");
+        if resp.graph_error().is(&[USER_GONE]) {
+            let path = format!("/users/{}?$select=id", encode_segment(id));
+            match self.graph.send(Method::GET, &path, None).await {
+                Ok(r) if r.status == StatusCode::NOT_FOUND => {
+                    self.forget(key);
+                    return rekind(
+                        &e,
+                        ErrorKind::NotFound,
+                        format!("the user {key:?} (object id {id}) was removed during the run"),
+                    );
+                }
+                _ => {}
+            }
+        }
+        rekind(
+            &e,
+            ErrorKind::Rejected,
+            format!(
+                "Graph refused the photo for an existing user (no Exchange Online mailbox?): \
+                 {key:?} is object id {id}, but the upload was answered 404; {MAILBOX_ADVICE}"
+            ),
+        )
     }
 }
 
@@ -289,10 +351,7 @@ impl TargetIo for EntraTarget {
             });
         }
         if resp.status == StatusCode::NOT_FOUND {
-            self.ids
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&subject.key.to_lowercase());
+            return Err(self.put_not_found(&subject.key, &id, &resp).await);
         }
         Err(resp.error("uploading the photo"))
     }
@@ -305,10 +364,9 @@ impl TargetIo for EntraTarget {
             .await?;
         match resp.status {
             s if s.is_success() => Ok(Some(resp.body)),
-            StatusCode::NOT_FOUND => self
-                .no_photo_or_gone(&subject.key, &resp, "reading the photo")
+            _ => self
+                .no_photo(&subject.key, &resp, "reading the photo")
                 .map(|()| None),
-            _ => Err(resp.error("reading the photo")),
         }
     }
 
@@ -325,10 +383,9 @@ impl TargetIo for EntraTarget {
         };
         match resp.status {
             s if s.is_success() => Ok(receipt("removed")),
-            StatusCode::NOT_FOUND => self
-                .no_photo_or_gone(&subject.key, &resp, "removing the photo")
+            _ => self
+                .no_photo(&subject.key, &resp, "removing the photo")
                 .map(|()| receipt("had no photo")),
-            _ => Err(resp.error("removing the photo")),
         }
     }
 }

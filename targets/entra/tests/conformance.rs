@@ -23,11 +23,7 @@ fn tenant() -> Vec<User> {
             } else {
                 format!("s{n:07}@school.onmicrosoft.example")
             };
-            User {
-                id: format!("00000000-0000-0000-0000-{n:012}"),
-                upn,
-                mail,
-            }
+            User::new(format!("00000000-0000-0000-0000-{n:012}"), upn, mail)
         })
         .collect()
 }

@@ -283,9 +283,9 @@ async fn service_unavailable_then_success_through_the_layers() {
     accepted.assert_async().await;
 }
 
-/// A 503 with Retry-After for one person holds back requests for everyone else.
-#[tokio::test]
-async fn retry_after_on_a_503_pauses_the_whole_target() {
+/// Sends a put for `a` that Graph answers once with `status` and `Retry-After: 1`, and, once
+/// that answer has arrived, a put for `b`; returns how long after the answer `b` reached Graph.
+async fn put_b_after_a_is_told_to_wait(status: usize, body: &'static str) -> Duration {
     let mut server = mockito::Server::new_async().await;
     let _t = token(&mut server, "tok").await;
     let _a = user(&mut server, "a@school.example", "id-a").await;
@@ -295,11 +295,12 @@ async fn retry_after_on_a_503_pauses_the_whole_target() {
     let told = told_at.clone();
     let _busy = server
         .mock("PUT", put_path("id-a").as_str())
-        .with_status(503)
+        .with_status(status)
         .with_header("retry-after", "1")
+        .with_header("content-type", "application/json")
         .with_body_from_request(move |_| {
             *told.lock().unwrap() = Some(Instant::now());
-            br#"{"error":{"code":"serviceNotAvailable","message":"Service unavailable."}}"#.to_vec()
+            body.as_bytes().to_vec()
         })
         .expect(1)
         .create_async()
@@ -323,8 +324,16 @@ async fn retry_after_on_a_503_pauses_the_whole_target() {
         Arc::new(support::target(&server.url(), &server.url(), &[])),
         &fast_retries(),
     );
-    // Resolve b first so that its put is a single request.
-    stacked.get_photo(&subject("b@school.example")).await.ok();
+    // Read b first: its user is resolved (so its put is a single request), and an answer that
+    // is no failure proves the credentials, so the breaker lets requests run side by side.
+    let _b_none = server
+        .mock("GET", put_path("id-b").as_str())
+        .with_status(404)
+        .with_body(r#"{"error":{"code":"ErrorEntityNotFound","message":"Exception of type 'Microsoft.Fast.Profile.Core.Exception.ImageNotFoundException' was thrown."}}"#)
+        .create_async()
+        .await;
+    let none = stacked.get_photo(&subject("b@school.example")).await;
+    assert!(matches!(none, Ok(None)), "{none:?}");
     let a = {
         let t = stacked.clone();
         tokio::spawn(async move { t.put_photo(&subject("a@school.example"), &photo(6)).await })
@@ -337,11 +346,37 @@ async fn retry_after_on_a_503_pauses_the_whole_target() {
         .put_photo(&subject("b@school.example"), &photo(7))
         .await
         .expect("b");
-    a.await.unwrap().expect("a after the pause");
-    let waited = b_at.lock().unwrap().unwrap() - told_at.lock().unwrap().unwrap();
+    let a_done = a.await.unwrap();
+    let told = told_at.lock().unwrap().unwrap();
+    a_done.expect("a, after its Retry-After");
+    b_at.lock().unwrap().unwrap() - told
+}
+
+/// A 429 with Retry-After is about the application's quota: it holds back everyone.
+#[tokio::test]
+async fn retry_after_on_a_429_pauses_the_whole_target() {
+    let waited = put_b_after_a_is_told_to_wait(
+        429,
+        r#"{"error":{"code":"TooManyRequests","message":"","innerError":{"code":"throttledRequest"}}}"#,
+    )
+    .await;
     assert!(
         waited >= Duration::from_millis(950),
-        "b was sent {waited:?} after the 503"
+        "b was sent {waited:?} after the 429"
+    );
+}
+
+/// A 503 with Retry-After is about that request: it waits (and is retried), the others do not.
+#[tokio::test]
+async fn retry_after_on_a_503_delays_only_its_own_request() {
+    let waited = put_b_after_a_is_told_to_wait(
+        503,
+        r#"{"error":{"code":"serviceNotAvailable","message":"Service unavailable."}}"#,
+    )
+    .await;
+    assert!(
+        waited < Duration::from_millis(900),
+        "b was held back {waited:?} by a's 503"
     );
 }
 
@@ -446,6 +481,13 @@ async fn unknown_user_is_not_found_and_looked_up_once() {
     let by_mail = filter(&mut server, "mail%20eq%20%27nobody@school.example%27", &[])
         .await
         .expect(1);
+    let by_proxy = filter(
+        &mut server,
+        "proxyAddresses%2Fany%28x%3Ax%20eq%20%27smtp%3Anobody@school.example%27%29",
+        &[],
+    )
+    .await
+    .expect(1);
     let puts = server
         .mock("PUT", Matcher::Any)
         .expect(0)
@@ -464,6 +506,7 @@ async fn unknown_user_is_not_found_and_looked_up_once() {
     }
     by_upn.assert_async().await;
     by_mail.assert_async().await;
+    by_proxy.assert_async().await;
     puts.assert_async().await;
 }
 

@@ -288,7 +288,7 @@ pub struct FinishOk {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorMsg {
     /// One of: not_found, rejected, throttled, auth, permission, config, input, unavailable,
-    /// io, unsupported, protocol, internal.
+    /// io, unsupported, unreadable, protocol, internal.
     pub kind: String,
     pub message: String,
     /// Worth retrying later.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_graph;
+pub mod journal;
 
 use std::path::{Path, PathBuf};
 
