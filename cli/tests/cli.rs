@@ -552,6 +552,18 @@ fn control_characters_in_names_reach_the_terminal_escaped() {
     }
 }
 
+/// `picday.toml` in `dir`, reading [`named_people`], with the given target tables.
+fn named_config(dir: &Path, targets: &str) -> PathBuf {
+    let mapping = named_people(dir);
+    let config = dir.join("picday.toml");
+    std::fs::write(
+        &config,
+        format!("[source]\nmapping = {mapping:?}\n\n{targets}"),
+    )
+    .unwrap();
+    config
+}
+
 /// A mapping of four fixture portraits with names and grades, in `dir`.
 fn named_people(dir: &Path) -> PathBuf {
     let p = portraits();
@@ -582,15 +594,10 @@ fn named_people(dir: &Path) -> PathBuf {
 #[test]
 fn colliding_keys_and_targets_sharing_a_folder_are_refused_loudly() {
     let dir = tempfile::tempdir().unwrap();
-    let mapping = named_people(dir.path());
-    let config = dir.path().join("picday.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[source]\nmapping = {mapping:?}\n\n[targets.names]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{{first_name}}{{last_name}}.jpg\"\n"
-        ),
-    )
-    .unwrap();
+    let config = named_config(
+        dir.path(),
+        "[targets.names]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{first_name}{last_name}.jpg\"\n",
+    );
     let out = picday(&config, &["push"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
@@ -608,13 +615,10 @@ fn colliding_keys_and_targets_sharing_a_folder_are_refused_loudly() {
     );
     assert!(out_dir.join("CyLee.jpg").exists() && out_dir.join("CyKim.jpg").exists());
 
-    std::fs::write(
-        &config,
-        format!(
-            "[source]\nmapping = {mapping:?}\n\n[targets.a]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{{mail}}.jpg\"\n\n[targets.b]\ntype = \"folder\"\ndir = \"./sub/../out/\"\nfile_name = \"{{mail}}.jpg\"\n"
-        ),
-    )
-    .unwrap();
+    let config = named_config(
+        dir.path(),
+        "[targets.a]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{mail}.jpg\"\n\n[targets.b]\ntype = \"folder\"\ndir = \"./sub/../out/\"\nfile_name = \"{mail}.jpg\"\n",
+    );
     for command in ["check", "push"] {
         let out = picday(&config, &[command]);
         let all = text(&out);
@@ -632,15 +636,10 @@ fn colliding_keys_and_targets_sharing_a_folder_are_refused_loudly() {
 #[test]
 fn a_column_that_is_only_part_of_a_key_is_not_an_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let mapping = named_people(dir.path());
-    let config = dir.path().join("picday.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[source]\nmapping = {mapping:?}\n\n[targets.year]\ntype = \"folder\"\ndir = \"year\"\nfile_name = \"{{grade}}/{{mail}}.jpg\"\n\n[targets.badges]\ntype = \"folder\"\ndir = \"badges\"\nfile_name = \"{{first_name}}.{{last_name}}@school.example.jpg\"\n"
-        ),
-    )
-    .unwrap();
+    let config = named_config(
+        dir.path(),
+        "[targets.year]\ntype = \"folder\"\ndir = \"year\"\nfile_name = \"{grade}/{mail}.jpg\"\n\n[targets.badges]\ntype = \"folder\"\ndir = \"badges\"\nfile_name = \"{first_name}.{last_name}@school.example.jpg\"\n",
+    );
     let out = picday(&config, &["push"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");

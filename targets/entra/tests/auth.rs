@@ -423,32 +423,14 @@ async fn check_warns_when_the_token_lacks_a_photo_write_permission() {
 /// must not quote the secret or the token, however the service words it.
 #[tokio::test]
 async fn a_service_that_echoes_the_request_never_gets_the_secret_or_token_printed() {
-    let mut server = mockito::Server::new_async().await;
-    // The token endpoint first answers 200 (so a token exists), then the proxy in front of
-    // Graph echoes the Authorization header back in a 502 page.
-    server
-        .mock("POST", TOKEN_PATH)
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body(token_body("eyJ0eXAi.tok-echoed.sig"))
-        .create_async()
-        .await;
-    server
-        .mock("GET", USERS_TOP)
-        .with_status(502)
-        .with_header("content-type", "text/plain")
-        .with_body_from_request(|req| {
-            let auth = req.header("authorization");
-            let auth = auth.first().and_then(|v| v.to_str().ok()).unwrap_or("");
-            format!("Bad gateway. Request was: GET /v1.0/users\nAuthorization: {auth}\n").into()
-        })
-        .create_async()
-        .await;
-    let e = target(&server.url(), &server.url(), &[])
-        .check()
-        .await
-        .unwrap_err();
-    let shown = format!("{e} {e:?}");
+    // The token endpoint answers (so a token exists), then the gateway in front of Graph
+    // echoes the Authorization header in a 502 page.
+    let shown = echoed(200, 502, |req| {
+        let auth = req.header("authorization");
+        let auth = auth.first().and_then(|v| v.to_str().ok()).unwrap_or("");
+        format!("Bad gateway. Request was: GET /v1.0/users\nAuthorization: {auth}\n")
+    })
+    .await;
     assert!(
         shown.contains("Bearer ***"),
         "the echo is kept, the value is not: {shown}"
@@ -456,25 +438,43 @@ async fn a_service_that_echoes_the_request_never_gets_the_secret_or_token_printe
     assert!(!shown.contains("tok-echoed"), "{shown}");
 
     // The token endpoint itself echoes the posted form, secret form-encoded ("~" as "%7E").
+    let shown = echoed(400, 200, |req| {
+        let body = String::from_utf8_lossy(req.body().unwrap_or(&Vec::new())).into_owned();
+        format!("<html><body><h1>Bad Request</h1><pre>{body}</pre></body></html>")
+    })
+    .await;
+    assert!(
+        shown.contains("client_secret=***"),
+        "the echo is kept, the value is not: {shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+}
+
+/// `check` against a token endpoint answering `token_status` and a Graph answering
+/// `graph_status`; the one that fails answers with `echo` of the request. Returns the error as
+/// it would be shown and logged.
+async fn echoed(
+    token_status: usize,
+    graph_status: usize,
+    echo: fn(&mockito::Request) -> String,
+) -> String {
     let mut server = mockito::Server::new_async().await;
+    let token = server.mock("POST", TOKEN_PATH).with_status(token_status);
+    let token = if token_status == 200 {
+        token.with_body(token_body("eyJ0eXAi.tok-echoed.sig"))
+    } else {
+        token.with_body_from_request(move |req| echo(req).into())
+    };
+    token.create_async().await;
     server
-        .mock("POST", TOKEN_PATH)
-        .with_status(400)
-        .with_header("content-type", "text/html")
-        .with_body_from_request(|req| {
-            let body = String::from_utf8_lossy(req.body().unwrap_or(&Vec::new())).into_owned();
-            format!("<html><body><h1>Bad Request</h1><pre>{body}</pre></body></html>").into()
-        })
+        .mock("GET", USERS_TOP)
+        .with_status(graph_status)
+        .with_body_from_request(move |req| echo(req).into())
         .create_async()
         .await;
     let e = target(&server.url(), &server.url(), &[])
         .check()
         .await
         .unwrap_err();
-    let shown = format!("{e} {e:?}");
-    assert!(
-        shown.contains("client_secret=***"),
-        "the echo is kept, the value is not: {shown}"
-    );
-    assert!(!shown.contains("s3cret"), "{shown}");
+    format!("{e} {e:?}")
 }
