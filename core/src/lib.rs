@@ -7,6 +7,7 @@
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod layers;
 pub mod memory;
 pub mod model;

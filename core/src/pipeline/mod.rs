@@ -9,6 +9,7 @@
 //! [`Pipeline::process`] runs them in order; the engine calls it on a blocking worker pool.
 //! `docs/photos.md` describes the behaviour for users.
 
+pub mod budget;
 pub mod decode;
 pub mod face;
 #[cfg(feature = "turbojpeg")]
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::{Format, Photo, Profile};
 
+pub use budget::{MemoryBudget, decode_memory};
 pub use decode::{Decoded, decode, decode_scaled, flatten_on_white};
 pub use face::{Detection, FaceBox};
 
@@ -50,13 +52,24 @@ pub struct Pipeline {
     pub crop: CropMode,
     /// Largest number of source pixels decoded.
     pub max_pixels: u64,
+    /// Largest source file read, in bytes: checked before a byte is read.
+    pub max_file_bytes: u64,
+    /// The memory decoding may take, per photo and for all photos at once; shared by the
+    /// clones of one pipeline (one run).
+    pub budget: Arc<MemoryBudget>,
 }
+
+/// The default `max_file_bytes`: a camera's 24 MP JPEG is 4-15 MB, the same photo as a 16-bit
+/// PNG up to about 150 MB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 200_000_000;
 
 impl Default for Pipeline {
     fn default() -> Self {
         Pipeline {
             crop: CropMode::default(),
             max_pixels: 100_000_000,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            budget: Arc::default(),
         }
     }
 }
@@ -83,6 +96,9 @@ pub struct SourceInfo {
     pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
+    /// Bytes per pixel of what the decoder hands back at full size (1 for grey, 3 for RGB, 4
+    /// for CMYK or RGBA, up to 8 for 16-bit RGBA PNGs): what decoding costs in memory.
+    pub bytes_per_pixel: u8,
 }
 
 /// A crop rectangle in the upright source, in pixels.
@@ -195,19 +211,51 @@ pub struct Processed {
 }
 
 impl Pipeline {
-    /// Reads, decodes and renders one source photo for every profile.
+    /// Reads, decodes and renders one source photo for every profile. The file's size and
+    /// first bytes are checked before the rest is read: a 1.5 GB file, or a video named
+    /// `.jpg`, is refused without being read whole.
     pub fn process(&self, path: &Path, profiles: &[Profile]) -> Result<Processed> {
         READ_BUFFER.with_borrow_mut(|bytes| {
             bytes.clear();
-            let processed = std::fs::File::open(path)
-                .and_then(|mut f| f.read_to_end(bytes))
-                .map_err(|e| Error::io(path, e))
-                .and_then(|_| self.process_bytes(bytes, profiles));
+            let processed = self
+                .read_source(path, bytes)
+                .and_then(|()| self.process_bytes(bytes, profiles));
             if bytes.capacity() > KEEP_READ_BUFFER {
                 *bytes = Vec::new();
             }
             processed
         })
+    }
+
+    fn read_source(&self, path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
+        let io = |e| Error::io(path, e);
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len > self.max_file_bytes {
+            return Err(Error::input(format!(
+                "the file is {} MB, more than the {} MB a source photo may be",
+                len.div_ceil(1_000_000),
+                self.max_file_bytes / 1_000_000
+            ))
+            .with_context(
+                "advice",
+                "ask the photographer for the JPEG export (a portrait is a few MB)",
+            ));
+        }
+        // Enough for every signature `inspect` knows; the rest only if it is an image.
+        let mut head = [0u8; 64];
+        let mut read = 0;
+        while read < head.len() {
+            match file.read(&mut head[read..]).map_err(io)? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        sniff(&head[..read])?;
+        bytes.reserve(usize::try_from(len).unwrap_or(0));
+        bytes.extend_from_slice(&head[..read]);
+        file.read_to_end(bytes).map_err(io)?;
+        Ok(())
     }
 
     /// Like [`Pipeline::process`], on bytes already read.
@@ -221,6 +269,9 @@ impl Pipeline {
             .max()
             .unwrap_or(0);
         let min_short = (f64::from(largest) * DECODE_HEADROOM).ceil() as u32;
+        let _memory = self
+            .budget
+            .reserve(decode_memory(&info, min_short, bytes.len()))?;
         let decoded = decode_scaled(bytes, info, min_short)?;
         let (width, height) = (decoded.source_width, decoded.source_height);
         let mut review: Vec<Review> = decoded
@@ -315,41 +366,14 @@ impl Pipeline {
 /// Identifies the format and size from the header, before any pixel is decoded, and refuses
 /// what is not a complete JPEG or PNG or is larger than `max_pixels`.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
-    if bytes.is_empty() {
-        return Err(
-            Error::input("the file is empty").with_context("advice", "export the photo again")
-        );
-    }
-    let format = match image::guess_format(bytes) {
-        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
-        Ok(other) => {
-            return Err(Error::input(format!(
-                "{other:?} images are not supported; convert the photo to JPEG"
-            )));
-        }
-        Err(_) if is_heif(bytes) => {
-            return Err(Error::input(
-                "HEIC/HEIF photos are not supported; convert to JPEG (e.g. `heif-convert in.heic out.jpg`)",
-            ));
-        }
-        Err(_) => {
-            let what = if looks_like_text(bytes) {
-                "a text or HTML file"
-            } else {
-                "not an image picday can read"
-            };
-            return Err(Error::input(format!(
-                "{what}, not a photo; replace it with the JPEG from the photographer"
-            )));
-        }
-    };
+    let format = sniff(bytes)?;
     let scans = (format == ImageFormat::Jpeg).then(|| jpeg_scans(bytes));
     if scans.as_ref().is_some_and(Option::is_none) {
         return Err(Error::input(
             "the JPEG is truncated (no end-of-image marker); copy it again from the delivery",
         ));
     }
-    let (width, height) = header_size(bytes, format)?;
+    let (width, height, bytes_per_pixel) = header_size(bytes, format)?;
     if width == 0 || height == 0 {
         return Err(Error::input("the image has no pixels"));
     }
@@ -372,26 +396,69 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<SourceInfo> {
         format,
         width,
         height,
+        bytes_per_pixel,
     })
+}
+
+/// The format a file's first bytes announce, refusing everything but JPEG and PNG with words
+/// a person understands.
+fn sniff(bytes: &[u8]) -> Result<ImageFormat> {
+    if bytes.is_empty() {
+        return Err(
+            Error::input("the file is empty").with_context("advice", "export the photo again")
+        );
+    }
+    match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => Ok(f),
+        Ok(other) => Err(Error::input(format!(
+            "{other:?} images are not supported; convert the photo to JPEG"
+        ))),
+        Err(_) if is_heif(bytes) => Err(Error::input(
+            "HEIC/HEIF photos are not supported; convert to JPEG (e.g. `heif-convert in.heic out.jpg`)",
+        )),
+        Err(_) => {
+            let what = if looks_like_text(bytes) {
+                "a text or HTML file"
+            } else {
+                "not an image picday can read"
+            };
+            Err(Error::input(format!(
+                "{what}, not a photo; replace it with the JPEG from the photographer"
+            )))
+        }
+    }
 }
 
 /// The pixel size the header declares. JPEG headers are read by the decoder that will decode
 /// the pixels (markers only, up to the first scan: no copy of the file, no pixel work).
-fn header_size(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)> {
+fn header_size(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32, u8)> {
     let unreadable =
         |e: &dyn fmt::Display| Error::input(format!("unreadable {format:?} header: {e}"));
-    let read = || -> Result<(u32, u32)> {
+    let read = || -> Result<(u32, u32, u8)> {
         if format == ImageFormat::Jpeg {
             let mut decoder = jpeg_decoder::Decoder::new(bytes);
             decoder.read_info().map_err(|e| unreadable(&e))?;
             let info = decoder
                 .info()
                 .ok_or_else(|| Error::input("the JPEG has no frame header"))?;
-            Ok((u32::from(info.width), u32::from(info.height)))
+            let bytes_per_pixel = match info.pixel_format {
+                jpeg_decoder::PixelFormat::L8 => 1,
+                jpeg_decoder::PixelFormat::L16 => 2,
+                jpeg_decoder::PixelFormat::RGB24 => 3,
+                jpeg_decoder::PixelFormat::CMYK32 => 4,
+            };
+            Ok((
+                u32::from(info.width),
+                u32::from(info.height),
+                bytes_per_pixel,
+            ))
         } else {
-            image::ImageReader::with_format(Cursor::new(bytes), format)
-                .into_dimensions()
-                .map_err(|e| unreadable(&e))
+            let decoder = image::ImageReader::with_format(Cursor::new(bytes), format)
+                .into_decoder()
+                .map_err(|e| unreadable(&e))?;
+            let (width, height) = image::ImageDecoder::dimensions(&decoder);
+            let bytes_per_pixel = image::ImageDecoder::color_type(&decoder).bytes_per_pixel();
+            Ok((width, height, bytes_per_pixel))
         }
     };
     std::panic::catch_unwind(read).unwrap_or_else(|_| {

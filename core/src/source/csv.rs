@@ -112,11 +112,24 @@ fn parse_csv(
         }
         if !person.photo.is_file() {
             let shown = person.photo.display().to_string();
-            mapping.problems.push(RowProblem::about(
-                &person,
-                format!("photo file not found: {shown}"),
-                "check the file name (paths are relative to the mapping file)",
-            ));
+            // A link to a folder, a pipe or a device is there, but it is not a photo: say what
+            // it is rather than "not found".
+            let (message, advice) = match std::fs::metadata(&person.photo) {
+                Ok(meta) => (
+                    format!(
+                        "photo path is {}, not a photo file: {shown}",
+                        crate::files::describe(&meta)
+                    ),
+                    "point the row at the photo file itself",
+                ),
+                Err(_) => (
+                    format!("photo file not found: {shown}"),
+                    "check the file name (paths are relative to the mapping file)",
+                ),
+            };
+            mapping
+                .problems
+                .push(RowProblem::about(&person, message, advice));
             continue;
         }
         mapping.people.push(person);
@@ -227,6 +240,26 @@ mod tests {
         assert_eq!(map.problems.len(), 1);
         assert_eq!(map.problems[0].origin.line, 3);
         assert!(map.problems[0].message.contains("not found"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_photo_path_that_is_a_folder_or_a_pipe_says_what_it_is() {
+        let d = folder(&[]);
+        std::fs::create_dir(d.path().join("grade9")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("grade9"), d.path().join("b.jpg")).unwrap();
+        let fifo = d.path().join("c.jpg");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        let csv = b"path,mail\ngrade9,a@s\nb.jpg,b@s\nc.jpg,c@s\nnone.jpg,d@s\n";
+        let map = read_new(&d, "m.csv", csv, &mail()).unwrap();
+        let messages: Vec<&str> = map.problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(messages[0].starts_with("photo path is a folder"), "{messages:?}");
+        // A link is followed to say what it leads to.
+        assert!(messages[1].starts_with("photo path is a folder"), "{messages:?}");
+        if made.is_ok_and(|s| s.success()) {
+            assert!(messages[2].contains("named pipe"), "{messages:?}");
+        }
+        assert!(messages[3].starts_with("photo file not found"), "{messages:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use picday_core::files;
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
     CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Photo, PhotoLimits, PhotoOption,
@@ -132,7 +133,8 @@ impl FolderTarget {
         FolderTarget { info, dir }
     }
 
-    /// The file a subject's photo goes to, refusing anything that would leave the folder.
+    /// The file a subject's photo goes to, relative to `dir`, refusing names that would leave
+    /// the folder or that Windows reserves.
     fn path_of(&self, subject: &Subject) -> Result<PathBuf> {
         let name = self
             .info
@@ -156,7 +158,28 @@ impl FolderTarget {
                 self.dir.display()
             )));
         }
-        Ok(self.dir.join(rel))
+        if let Some(device) = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .find(|part| files::is_windows_device_name(part))
+        {
+            return Err(Error::input(format!(
+                "file name {name:?} cannot be used: `{device}` is a reserved device name on Windows"
+            )));
+        }
+        Ok(rel.to_path_buf())
+    }
+
+    /// The work of one I/O call on the blocking pool, given the subject's file checked on
+    /// disk ([`files::path_under`]: no link under `dir`; the file, if any, a regular file).
+    async fn on_file<T: Send + 'static>(
+        &self,
+        subject: &Subject,
+        work: impl FnOnce(PathBuf) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let rel = self.path_of(subject)?;
+        let dir = self.dir.clone();
+        blocking(move || work(files::path_under(&dir, &rel)?)).await
     }
 }
 
@@ -193,9 +216,8 @@ impl TargetIo for FolderTarget {
     }
 
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
-        let path = self.path_of(subject)?;
         let bytes = photo.bytes.clone();
-        blocking(move || {
+        self.on_file(subject, move |path| {
             let parent = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             let mut tmp = tempfile::Builder::new()
@@ -212,6 +234,7 @@ impl TargetIo for FolderTarget {
                 std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
                     .map_err(|e| Error::io(tmp.path(), e))?;
             }
+            // A rename replaces the name, never what a link there points to.
             tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
             Ok(Receipt::new(format!("written to {}", path.display())))
         })
@@ -219,21 +242,17 @@ impl TargetIo for FolderTarget {
     }
 
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
-        let path = self.path_of(subject)?;
-        blocking(move || match std::fs::read(&path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(&path, e)),
-        })
-        .await
+        self.on_file(subject, |path| files::read_regular(&path))
+            .await
     }
 
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
-        let path = self.path_of(subject)?;
-        blocking(move || match std::fs::remove_file(&path) {
-            Ok(()) => Ok(Receipt::new(format!("removed {}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Receipt::new("had no photo")),
-            Err(e) => Err(Error::io(&path, e)),
+        self.on_file(subject, |path| match std::fs::remove_file(&path) {
+                Ok(()) => Ok(Receipt::new(format!("removed {}", path.display()))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(Receipt::new("had no photo"))
+                }
+                Err(e) => Err(Error::io(&path, e)),
         })
         .await
     }

@@ -45,11 +45,7 @@ pub fn check_id(id: &str) -> Result<()> {
     if id.starts_with('.') || id.contains("..") {
         return bad("it starts with `.` or contains `..`");
     }
-    let stem = id.split('.').next().unwrap_or("").to_ascii_uppercase();
-    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
-        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
-            && stem.len() == 4
-            && stem.as_bytes()[3].is_ascii_digit());
+    let device = picday_core::files::is_windows_device_name(id);
     if device {
         return bad("it is a reserved device name on Windows");
     }
