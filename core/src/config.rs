@@ -47,6 +47,10 @@ pub struct PhotoConfig {
     pub quality: u8,
     /// Source photos with more pixels than this are refused (decompression bombs).
     pub max_pixels: u64,
+    /// Source files larger than this many megabytes are refused before they are read.
+    pub max_file_mb: u64,
+    /// Memory one photo may take to decode, in MiB; a photo that needs more is refused.
+    pub max_memory_mb: u64,
 }
 
 impl Default for PhotoConfig {
@@ -55,6 +59,8 @@ impl Default for PhotoConfig {
             crop: CropMode::default(),
             quality: 85,
             max_pixels: 100_000_000,
+            max_file_mb: crate::pipeline::DEFAULT_MAX_FILE_BYTES / 1_000_000,
+            max_memory_mb: crate::pipeline::budget::DEFAULT_PHOTO_MIB,
         }
     }
 }
@@ -65,6 +71,8 @@ impl Default for PhotoConfig {
 pub struct RunConfig {
     /// Photo processing workers; 0 means one per CPU core.
     pub workers: usize,
+    /// Memory all photos being decoded at once may take, in MiB: workers wait for room.
+    pub memory_mb: u64,
     /// Attempts per request for temporary failures (1 = no retry).
     pub max_attempts: u32,
     /// Where report folders are written, relative to the configuration.
@@ -78,6 +86,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             workers: 0,
+            memory_mb: crate::pipeline::budget::DEFAULT_RUN_MIB,
             max_attempts: 6,
             report_dir: PathBuf::from("reports"),
             backup: true,

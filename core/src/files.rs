@@ -26,7 +26,7 @@ pub fn is_windows_device_name(name: &str) -> bool {
     matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
         || ((stem.starts_with("COM") || stem.starts_with("LPT"))
             && stem.len() == 4
-            && matches!(stem.as_bytes()[3], b'0'..=b'9'))
+            && stem.as_bytes()[3].is_ascii_digit())
 }
 
 /// What a file system entry is, in words, for messages ("a symbolic link", "a folder"...).

@@ -55,13 +55,8 @@ async fn links_under_the_folder_are_never_followed() {
     // The configured `dir` is a link to `real`: fine.
     let dir = root.path().join("share");
     symlink(&real, &dir).unwrap();
-    let by_grade = FolderTarget::new(
-        "out",
-        &dir,
-        "{grade}/{student_id}.jpg",
-        Profile::square(64),
-    )
-    .unwrap();
+    let by_grade =
+        FolderTarget::new("out", &dir, "{grade}/{student_id}.jpg", Profile::square(64)).unwrap();
     let photo = fixtures::photo(Profile::square(64), 1);
     let person = |n: usize, grade: &str| {
         let mut p = fixtures::person(n);
@@ -90,15 +85,18 @@ async fn links_under_the_folder_are_never_followed() {
     assert!(!read.to_string().contains("root only"), "{read}");
     assert!(by_grade.put_photo(&planted, &photo).await.is_err());
     assert!(by_grade.delete_photo(&planted).await.is_err());
-    assert_eq!(std::fs::read(outside.join("private.txt")).unwrap(), b"root only");
+    assert_eq!(
+        std::fs::read(outside.join("private.txt")).unwrap(),
+        b"root only"
+    );
     assert!(real.join("9/0000003.jpg").is_symlink());
 }
 
 #[tokio::test]
 async fn windows_device_names_are_refused_on_every_system() {
     let root = tempfile::tempdir().unwrap();
-    let target = FolderTarget::new("out", root.path(), "{first_name}.jpg", Profile::square(64))
-        .unwrap();
+    let target =
+        FolderTarget::new("out", root.path(), "{first_name}.jpg", Profile::square(64)).unwrap();
     let mut p = picday_testkit::fixtures::person(1);
     p.fields.insert("first_name".into(), "Con".into());
     let e = target.subject(Arc::new(p)).unwrap_err();

@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use picday_core::engine::Engine;
-use picday_core::pipeline::Pipeline;
+use picday_core::pipeline::budget::MIB;
+use picday_core::pipeline::{MemoryBudget, Pipeline};
 use picday_core::{Config, Profile, Target};
 
 /// The engine as the configuration sets it up.
@@ -22,6 +23,11 @@ pub fn engine(config: &Config) -> Engine {
         pipeline: Pipeline {
             crop: config.photo.crop,
             max_pixels: config.photo.max_pixels,
+            max_file_bytes: config.photo.max_file_mb.saturating_mul(1_000_000),
+            budget: Arc::new(MemoryBudget::new(
+                config.photo.max_memory_mb.saturating_mul(MIB),
+                config.run.memory_mb.saturating_mul(MIB),
+            )),
         },
         workers: config.run.workers,
         window: 0,

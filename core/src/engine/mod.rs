@@ -14,6 +14,7 @@
 //! killed run loses at most the deliveries in flight.
 
 mod deliver;
+mod workers;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use deliver::{Change, Deliverer, Job, NO_BACKUP};
 use deliver::{lock, on_blocking};
+use workers::PhotoWorkers;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{Person, Photo, Profile, Subject};
@@ -243,13 +245,13 @@ impl Engine {
         profiles: &[Profile],
         mut done: impl FnMut(Person, Result<Processed, Error>),
     ) {
-        let cpu = Arc::new(Semaphore::new(self.worker_count()));
+        let workers = PhotoWorkers::new(self.worker_count());
         let profiles: Vec<Profile> = profiles.to_vec();
         let mut tasks = JoinSet::new();
         for person in people.iter().cloned() {
             let job = Processing {
                 pipeline: self.pipeline.clone(),
-                cpu: cpu.clone(),
+                workers: workers.clone(),
             };
             let profiles = profiles.clone();
             tasks.spawn(async move {
@@ -283,7 +285,7 @@ impl Engine {
         } else {
             (workers * 2 + network).max(8)
         };
-        let cpu = Arc::new(Semaphore::new(workers));
+        let photo_workers = PhotoWorkers::new(workers);
         let admit = Arc::new(Semaphore::new(window));
         let settings: Arc<[Arc<str>]> = targets
             .iter()
@@ -316,7 +318,7 @@ impl Engine {
             let ctx = PersonJob {
                 processing: Processing {
                     pipeline: self.pipeline.clone(),
-                    cpu: cpu.clone(),
+                    workers: photo_workers.clone(),
                 },
                 targets: targets.clone(),
                 settings: settings.clone(),
@@ -487,24 +489,19 @@ fn collisions(
     blocked
 }
 
-/// Photo processing on the blocking pool, at most one photo per worker at once.
+/// Photo processing on the run's fixed pool of photo workers.
 struct Processing {
     pipeline: Pipeline,
-    cpu: Arc<Semaphore>,
+    workers: Arc<PhotoWorkers>,
 }
 
 impl Processing {
     async fn process(&self, person: &Person, profiles: Vec<Profile>) -> Result<Processed, Error> {
-        let _cpu = self
-            .cpu
-            .acquire()
-            .await
-            .map_err(|_| Error::cancelled("the run is shutting down"))?;
         let pipeline = self.pipeline.clone();
         let path = person.photo.clone();
-        tokio::task::spawn_blocking(move || pipeline.process(&path, &profiles))
+        self.workers
+            .run(move || pipeline.process(&path, &profiles))
             .await
-            .unwrap_or_else(|e| Err(Error::internal(format!("photo worker failed: {e}"))))
     }
 }
 

@@ -164,7 +164,11 @@ mod tests {
             })
         };
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(budget.in_use(), 60, "the second waits while the first holds 60 of 100");
+        assert_eq!(
+            budget.in_use(),
+            60,
+            "the second waits while the first holds 60 of 100"
+        );
         drop(first);
         assert_eq!(waiter.join().expect("joined"), 50);
         assert_eq!(budget.in_use(), 0);

@@ -6,7 +6,8 @@
 //! no larger than the outputs need (shrink on load, see [`decode`]), [`face::detect`] finds the
 //! subject, [`crop_rect`] / [`face::face_crop`] place each crop, [`resize`] scales it (Lanczos3)
 //! and [`encode_within_budget`] writes a JPEG with no metadata, within the profile's byte budget.
-//! [`Pipeline::process`] runs them in order; the engine calls it on a blocking worker pool.
+//! [`Pipeline::process`] runs them in order; the engine calls it on a fixed pool of photo
+//! workers, within the memory [`budget`].
 //! `docs/photos.md` describes the behaviour for users.
 
 pub mod budget;
@@ -700,6 +701,52 @@ mod tests {
             .process_bytes(&jpeg(64, 64), &[Profile::square(32)])
             .unwrap_err();
         assert!(e.message().contains("pixel limit"), "{e}");
+    }
+
+    #[test]
+    fn a_photo_needing_more_memory_than_its_share_is_refused_before_decoding() {
+        let rgba = image::RgbaImage::from_pixel(2000, 2000, image::Rgba([10, 20, 30, 255]));
+        let mut png = Vec::new();
+        rgba.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let tight = Pipeline {
+            budget: Arc::new(MemoryBudget::new(10 << 20, 10 << 20)),
+            ..Pipeline::default()
+        };
+        let e = tight
+            .process_bytes(&png, &[Profile::square(32)])
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input, "{e}");
+        assert!(e.message().contains("max_memory_mb"), "{e}");
+        assert_eq!(tight.budget.in_use(), 0);
+        // The default share takes it; every reservation is given back.
+        let p = Pipeline::default();
+        p.process_bytes(&png, &[Profile::square(32)]).unwrap();
+        assert_eq!(p.budget.in_use(), 0);
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sparse: 300 MB long, no disk used, and a valid JPEG start that reading would reach.
+        let path = dir.path().join("huge.jpg");
+        let file = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &file, &jpeg(16, 16)).unwrap();
+        file.set_len(300_000_000).unwrap();
+        let e = Pipeline::default()
+            .process(&path, &[Profile::square(32)])
+            .unwrap_err();
+        assert!(e.message().contains("300 MB, more than the 200 MB"), "{e}");
+
+        // A video named .jpg is refused from its first bytes.
+        let path = dir.path().join("clip.jpg");
+        let mut mp4 = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+        mp4.resize(1 << 20, 0);
+        std::fs::write(&path, &mp4).unwrap();
+        let e = Pipeline::default()
+            .process(&path, &[Profile::square(32)])
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input, "{e}");
     }
 
     #[test]

@@ -253,13 +253,22 @@ mod tests {
         let csv = b"path,mail\ngrade9,a@s\nb.jpg,b@s\nc.jpg,c@s\nnone.jpg,d@s\n";
         let map = read_new(&d, "m.csv", csv, &mail()).unwrap();
         let messages: Vec<&str> = map.problems.iter().map(|p| p.message.as_str()).collect();
-        assert!(messages[0].starts_with("photo path is a folder"), "{messages:?}");
+        assert!(
+            messages[0].starts_with("photo path is a folder"),
+            "{messages:?}"
+        );
         // A link is followed to say what it leads to.
-        assert!(messages[1].starts_with("photo path is a folder"), "{messages:?}");
+        assert!(
+            messages[1].starts_with("photo path is a folder"),
+            "{messages:?}"
+        );
         if made.is_ok_and(|s| s.success()) {
             assert!(messages[2].contains("named pipe"), "{messages:?}");
         }
-        assert!(messages[3].starts_with("photo file not found"), "{messages:?}");
+        assert!(
+            messages[3].starts_with("photo file not found"),
+            "{messages:?}"
+        );
     }
 
     #[test]

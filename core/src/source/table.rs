@@ -99,7 +99,10 @@ pub(crate) fn csv_with_header<'a>(
         .collect::<Vec<String>>();
     // Two columns of one name would leave picday to pick one of them silently.
     for (i, name) in headers.iter().enumerate() {
-        if let Some(j) = headers[i + 1..].iter().position(|h| h == name).map(|j| i + 1 + j)
+        if let Some(j) = headers[i + 1..]
+            .iter()
+            .position(|h| h == name)
+            .map(|j| i + 1 + j)
             && !name.is_empty()
         {
             return Err(Error::input(format!(
@@ -208,7 +211,10 @@ mod tests {
             .into_bytes();
         // The third line written by an old export: `ö` as the single byte 0xF6.
         let mut bytes = bytes;
-        let at = bytes.windows(5).position(|w| w == b"BJORN").expect("placeholder");
+        let at = bytes
+            .windows(5)
+            .position(|w| w == b"BJORN")
+            .expect("placeholder");
         bytes.splice(at..at + 5, b"Bj\xF6rn".iter().copied());
         let mut notes = Vec::new();
         let text = decode_text(&bytes, &mut notes);
@@ -235,11 +241,12 @@ mod tests {
     #[test]
     fn a_header_that_names_a_column_twice_is_refused_naming_both() {
         let text = "path,mail,Mail\na.jpg,x@y,z@y\n";
-        let error = csv_with_header(Path::new("photos.csv"), text)
-            .err()
-            .expect("refused");
+        let error = csv_with_header(Path::new("photos.csv"), text).expect_err("refused");
         let message = error.to_string();
-        assert!(message.contains("`mail` twice (columns 2 and 3)"), "{message}");
+        assert!(
+            message.contains("`mail` twice (columns 2 and 3)"),
+            "{message}"
+        );
         // Blank header cells (trailing commas from Excel) are not names.
         assert!(csv_with_header(Path::new("photos.csv"), "path,mail,,\n").is_ok());
     }

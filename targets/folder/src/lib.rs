@@ -248,11 +248,9 @@ impl TargetIo for FolderTarget {
 
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         self.on_file(subject, |path| match std::fs::remove_file(&path) {
-                Ok(()) => Ok(Receipt::new(format!("removed {}", path.display()))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Ok(Receipt::new("had no photo"))
-                }
-                Err(e) => Err(Error::io(&path, e)),
+            Ok(()) => Ok(Receipt::new(format!("removed {}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Receipt::new("had no photo")),
+            Err(e) => Err(Error::io(&path, e)),
         })
         .await
     }
