@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 SIZES=${SIZES:-25000 100000 1000000}
 WORK=${WORK:-${TMPDIR:-/tmp}/picday-mapping-bench}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
+# PROFILE=dev uses the test build (picday-core and dependencies are optimised there too).
+PROFILE=${PROFILE:-release}
 
-cargo build --quiet --release -p picday
-BIN="$TARGET_DIR/release/picday"
+cargo build --quiet --profile "$PROFILE" -p picday
+BIN="$TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/picday"
 mkdir -p "$WORK"
 cp tests/fixtures/portraits/0100200.jpg "$WORK/a.jpg"
 cat > "$WORK/picday.toml" <<'TOML'

@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-${TMPDIR:-/tmp}/picday-memory-bench}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
+# PROFILE=dev uses the test build (picday-core and dependencies are optimised there too).
+PROFILE=${PROFILE:-release}
 WORKERS=${WORKERS:-0}
 
-cargo build --quiet --release -p picday
-BIN="$(pwd)/$TARGET_DIR/release/picday"
+cargo build --quiet --profile "$PROFILE" -p picday
+BIN="$(pwd)/$TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/picday"
 rm -rf "$WORK" && mkdir -p "$WORK"
 PORTRAITS="$(pwd)/tests/fixtures/portraits"
 

@@ -41,30 +41,44 @@ pub fn usage(msg: impl std::fmt::Display) -> anyhow::Error {
     UsageError(anyhow::anyhow!("{msg}")).into()
 }
 
-/// The exit code of a command's result, printing the error if there is one.
-pub fn code(result: anyhow::Result<Outcome>) -> ExitCode {
+/// The exit code of a command's result, printing the error if there is one: on standard error
+/// always, and with `--json` also as one JSON object on standard output, so a script reading
+/// stdout sees why there is no result:
+/// `{"error": {"message": "...", "kind": "config", "exit_code": 2}}`.
+pub fn code(result: anyhow::Result<Outcome>, json: bool) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {}", printable(&format!("{e:#}")));
-            if e.downcast_ref::<UsageError>().is_some() || is_config_error(&e) {
-                ExitCode::from(2)
+            let message = format!("{e:#}");
+            eprintln!("error: {}", printable(&message));
+            let (kind, exit) = if let Some(kind) = config_error_kind(&e) {
+                (kind, 2)
+            } else if e.downcast_ref::<UsageError>().is_some() {
+                ("config", 2)
             } else {
-                ExitCode::from(1)
+                ("failed", 1)
+            };
+            if json {
+                let error = serde_json::json!({
+                    "error": { "message": message, "kind": kind, "exit_code": exit }
+                });
+                say(format_args!("{error}"));
             }
+            ExitCode::from(exit)
         }
     }
 }
 
-fn is_config_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<picday_core::Error>().is_some_and(|e| {
-            matches!(
-                e.kind(),
-                picday_core::ErrorKind::Config | picday_core::ErrorKind::Input
-            )
-        })
+/// "config" or "input" when the error is about the configuration or the input files.
+fn config_error_kind(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(|c| {
+        c.downcast_ref::<picday_core::Error>()
+            .and_then(|e| match e.kind() {
+                picday_core::ErrorKind::Config => Some("config"),
+                picday_core::ErrorKind::Input => Some("input"),
+                _ => None,
+            })
     })
 }
 

@@ -109,7 +109,7 @@ fn main() -> ExitCode {
             Command::Restore(args) => commands::restore::run(&cli.config, args, cli.json).await,
         }
     });
-    exit::code(result)
+    exit::code(result, cli.json)
 }
 
 fn init_logging(verbose: u8) {

@@ -102,7 +102,7 @@ pub fn load(path: &Path, only_targets: &[String]) -> anyhow::Result<Loaded> {
             .next()
     {
         return Err(usage(format_args!(
-            "{}: [targets.{first}] and [targets.{second}] both write to {place}, so each would overwrite the other's photos; give each its own `dir` (or `package`)",
+            "{}: [targets.{first}] and [targets.{second}] both write to {place}, so one could overwrite the other's photos; give each its own `dir` (or `package`), side by side rather than one inside the other",
             path.display()
         )));
     }

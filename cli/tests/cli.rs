@@ -207,6 +207,18 @@ fn configuration_errors_exit_2_before_anything_is_sent() {
         "{all}"
     );
     assert!(!dir.path().join("out").exists());
+
+    // With --json, a script reading stdout gets the error as JSON, not nothing.
+    for command in ["check", "push"] {
+        let out = picday(&config, &["--json", command]);
+        assert_eq!(out.status.code(), Some(2));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{command}: stdout is not JSON ({e}): {}", text(&out)));
+        assert_eq!(json["error"]["kind"], "config", "{json}");
+        assert_eq!(json["error"]["exit_code"], 2, "{json}");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(message.contains("`quality` 150"), "{message}");
+    }
 }
 
 #[test]
@@ -628,6 +640,16 @@ fn colliding_keys_and_targets_sharing_a_folder_are_refused_loudly() {
             "{command}: {all}"
         );
     }
+
+    // One folder inside the other's: `{grade}/{mail}.jpg` in `out` reaches `out/9`.
+    let config = named_config(
+        dir.path(),
+        "[targets.a]\ntype = \"folder\"\ndir = \"out\"\nfile_name = \"{grade}/{mail}.jpg\"\n\n[targets.b]\ntype = \"folder\"\ndir = \"out/9\"\nfile_name = \"{mail}.jpg\"\n",
+    );
+    let out = picday(&config, &["check"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("(inside folder "), "{all}");
 }
 
 /// Issue 24, item 3: `file_name = "{grade}/{mail}.jpg"` sends every student of a grade and

@@ -333,6 +333,29 @@ impl PhotoLimits {
     }
 }
 
+/// The section and key whose value is at byte `offset` ("[run] `workers`"), when that line is
+/// a plain `key = value`: a wrong-type error then names the key, not only the line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let section = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.split('#').next().unwrap_or(l).trim().to_string());
+    Some(match section {
+        Some(section) => format!("{section} `{key}`"),
+        None => format!("`{key}`"),
+    })
+}
+
 /// The 1-based line of a byte offset.
 fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -379,7 +402,12 @@ impl Config {
                 Some(l) => format!("{}:{l}", path.display()),
                 None => path.display().to_string(),
             };
-            Error::config(format!("{place}: {}", e.message().trim()))
+            let key = e
+                .span()
+                .and_then(|s| key_at(&text, s.start))
+                .map(|key| format!(" {key}:"))
+                .unwrap_or_default();
+            Error::config(format!("{place}:{key} {}", e.message().trim()))
         })?;
         if let Some((key, format)) = raw.source.unused_key() {
             // The key's line inside `[source]`, for the message.
@@ -515,6 +543,17 @@ colour = "blue"
         let e = Config::parse(Path::new("p.toml"), text.into()).unwrap_err();
         assert!(e.message().contains("mappings"), "{e}");
         assert!(e.message().starts_with("p.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_section_key_and_line() {
+        let text = "[source]\nmapping = \"a.csv\"\n\n[run] # how it runs\nworkers = \"two\"\n";
+        let e = Config::parse(Path::new("p.toml"), text.into()).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("p.toml:5: [run] `workers`: invalid type"),
+            "{e}"
+        );
     }
 
     #[test]

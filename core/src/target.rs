@@ -243,23 +243,35 @@ pub fn folder_place(dir: &std::path::Path) -> String {
     }
 }
 
-/// The pairs of targets (by name, with the place) that would write the same place: see
-/// [`TargetInfo::place`]. A configuration with such a pair must be refused before anything
-/// is sent.
+/// The pairs of targets (by name, with the place) that would write the same place, or one
+/// inside the other's folder (a folder target's file names may hold subfolders, `{grade}/...`,
+/// and so reach into a folder below its own): see [`TargetInfo::place`]. A configuration with
+/// such a pair must be refused before anything is sent.
 pub fn shared_places<'a>(
     infos: impl IntoIterator<Item = &'a TargetInfo>,
 ) -> Vec<(String, String, String)> {
-    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let placed: Vec<(&str, &str)> = infos
+        .into_iter()
+        .filter_map(|info| Some((info.name.as_str(), info.place.as_deref()?)))
+        .collect();
+    let inside = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with(['/', '\\']))
+    };
     let mut pairs = Vec::new();
-    for info in infos {
-        let Some(place) = info.place.as_deref() else {
-            continue;
-        };
-        match seen.get(place) {
-            Some(first) => pairs.push((first.to_string(), info.name.clone(), place.to_string())),
-            None => {
-                seen.insert(place, &info.name);
-            }
+    for (i, (first, a)) in placed.iter().enumerate() {
+        for (second, b) in &placed[i + 1..] {
+            let place = if a == b {
+                a.to_string()
+            } else if inside(b, a) {
+                format!("{b} (inside {a})")
+            } else if inside(a, b) {
+                format!("{a} (inside {b})")
+            } else {
+                continue;
+            };
+            pairs.push((first.to_string(), second.to_string(), place));
         }
     }
     pairs
