@@ -54,7 +54,14 @@ PICDAY_PLUGIN_PATH (plugin folders), NO_COLOR (no colour in log lines).";
 
 /// Push school portraits to Entra ID, Google Workspace, SIS packages and folders.
 #[derive(Debug, Parser)]
-#[command(name = "picday", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(
+    name = "picday",
+    version,
+    propagate_version = true,
+    about,
+    long_about = None,
+    after_help = EXIT_CODES
+)]
 pub(crate) struct Cli {
     /// The configuration file.
     #[arg(

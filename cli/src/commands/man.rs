@@ -102,7 +102,7 @@ mod tests {
             assert!(names.contains(&n.to_string()), "{names:?}");
         }
         let push = std::fs::read_to_string(dir.path().join("picday-push.1")).unwrap();
-        assert!(push.contains(".TH picday\\-push 1"), "{push}");
+        assert!(push.contains(".TH picday-push 1"), "{push}");
         assert!(push.contains("dry\\-run"), "{push}");
     }
 }
