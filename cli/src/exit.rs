@@ -4,6 +4,24 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `-q` without `--json`: lines printed with `say!` are dropped.
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// `-q`: no progress bars.
+static NO_PROGRESS: AtomicBool = AtomicBool::new(false);
+
+/// `-q`: no progress bars, and nothing printed with `say!` unless `--json` asked for the JSON
+/// summary, which is then printed all the same.
+pub fn set_quiet(quiet: bool, json: bool) {
+    QUIET.store(quiet && !json, Ordering::Relaxed);
+    NO_PROGRESS.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether progress bars may be drawn (not with `-q`).
+pub fn progress_wanted() -> bool {
+    !NO_PROGRESS.load(Ordering::Relaxed)
+}
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +69,7 @@ pub fn code(result: anyhow::Result<Outcome>, json: bool) -> ExitCode {
         Ok(Outcome::Partial) => ExitCode::from(1),
         Err(e) => {
             let message = format!("{e:#}");
-            eprintln!("error: {}", printable(&message));
+            tell(format_args!("error: {}", printable(&message)));
             let (kind, exit) = if let Some(kind) = config_error_kind(&e) {
                 (kind, 2)
             } else if e.downcast_ref::<UsageError>().is_some() {
@@ -83,20 +101,37 @@ fn config_error_kind(e: &anyhow::Error) -> Option<&'static str> {
 }
 
 /// One line on standard output (see the `say!` macro); a closed pipe ends the process quietly.
+/// Nothing with `-q`.
 pub fn say(args: std::fmt::Arguments<'_>) {
+    if QUIET.load(Ordering::Relaxed) {
+        return;
+    }
     let text = args.to_string();
     let line = printable(&text);
+    let mut out = line.into_owned().into_bytes();
+    out.push(b'\n');
+    output(&out);
+}
+
+/// Bytes on standard output as they are (a completion script, a man page), whatever `-q`
+/// says: they are what the command was asked for. A closed pipe ends the process quietly.
+pub fn output(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
-    let written = out
-        .write_all(line.as_bytes())
-        .and_then(|()| out.write_all(b"\n"));
-    if let Err(e) = written {
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: cannot write to standard output: {e}");
+        tell(format_args!("error: cannot write to standard output: {e}"));
         std::process::exit(1);
     }
+}
+
+/// One line on standard error (see the `tell!` macro): errors, warnings and notes. Never a
+/// panic: if standard error is closed too (`picday push 2>&1 | head -1`), the line is lost and
+/// the run goes on; the exit code still says how it went.
+pub fn tell(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{args}");
 }
 
 /// Text from the school's files and from services, made safe for a terminal: control

@@ -19,9 +19,19 @@ pub struct History {
     options: JournalOptions,
 }
 
+/// Says so when the state would be kept on a network share (see [`crate::netfs`]).
+fn warn_if_shared(config: &Config) {
+    if let Some(warning) = crate::netfs::warning(&config.base_dir) {
+        tell!("warning: {warning}");
+    }
+}
+
 impl History {
     /// Opens the state beside `config` for a push.
     pub fn for_push(config: &Config, dry_run: bool, force: bool) -> anyhow::Result<History> {
+        if !dry_run {
+            warn_if_shared(config);
+        }
         let state = if dry_run {
             State::open_existing(&config.base_dir)?.map(Arc::new)
         } else {
@@ -39,6 +49,7 @@ impl History {
 
     /// Opens the state beside `config` for a command that changes targets (restore).
     pub fn for_change(config: &Config, what: &str) -> anyhow::Result<History> {
+        warn_if_shared(config);
         Ok(History {
             state: Some(Arc::new(State::open(&config.base_dir, what)?)),
             options: JournalOptions {

@@ -1,5 +1,5 @@
 //! Progress on the terminal: one bar for photos, one for deliveries. Hidden when standard
-//! error is not a terminal, so logs and CI output stay clean.
+//! error is not a terminal, so logs and CI output stay clean, and with `-q`.
 
 use std::io::IsTerminal;
 
@@ -17,11 +17,13 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(people: usize, deliveries: usize) -> Self {
-        let multi = MultiProgress::with_draw_target(if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        });
+        let multi = MultiProgress::with_draw_target(
+            if std::io::stderr().is_terminal() && crate::exit::progress_wanted() {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
         let style = ProgressStyle::with_template(
             "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
         )

@@ -193,8 +193,8 @@ impl<'a> Report<'a> {
                 o.flags.clone(),
             ]))?;
         }
-        let bytes = csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-        write_atomic(&dir.join("report.csv"), &bytes)?;
+        let rows = csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        write_atomic(&dir.join("report.csv"), &[UTF8_BOM, &rows].concat())?;
         write_atomic(
             &dir.join("report.html"),
             crate::html::render(self, dir).as_bytes(),
@@ -202,6 +202,12 @@ impl<'a> Report<'a> {
         Ok(())
     }
 }
+
+/// The UTF-8 byte-order mark `report.csv` starts with. Excel opens a CSV file without it in
+/// the machine's legacy code page (Windows-1252 in most schools), so "Zoë" shows as "ZoÃ«";
+/// with it, Excel, LibreOffice and Numbers all read UTF-8, and so do scripts (Python's
+/// `utf-8-sig`, PowerShell's `Import-Csv`, the `csv` crate skip it).
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The cells of one `report.csv` row, each made inert for a spreadsheet. Names, keys and
 /// reasons come from the school's files and from services: a cell starting with `=`, `+`, `-`,

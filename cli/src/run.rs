@@ -78,7 +78,7 @@ impl Run {
             restored_from: kind.restored_from,
         })?;
         for crashed in history.crashed_runs() {
-            eprintln!("note: run {crashed} did not finish (killed?); this run finishes its work");
+            tell!("note: run {crashed} did not finish (killed?); this run finishes its work");
         }
         let thumbs = Thumbs::start(&dir);
         let cancel = CancellationToken::new();
@@ -113,6 +113,15 @@ impl Run {
             problems,
             summary,
         );
+        for (target, t) in &report.totals {
+            tracing::info!(
+                "{target}: sent {}, unchanged {}, skipped {}, failed {}",
+                t.sent,
+                t.unchanged,
+                t.skipped - t.unchanged,
+                t.failed
+            );
+        }
         report.write(&self.dir)?;
         self.history
             .finish(&report.run_id, summary, &self.dir, problems)?;
@@ -125,7 +134,7 @@ impl Run {
 fn on_ctrl_c(cancel: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
+            tell!(
                 "\ninterrupted: finishing the work in flight, then writing the report (Ctrl-C again to abort)"
             );
             cancel.cancel();

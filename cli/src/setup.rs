@@ -121,11 +121,18 @@ impl Loaded {
 
     /// Reads the people, once, with what the source has to say about how it was read.
     pub fn input(&self) -> anyhow::Result<Input> {
-        source::load(
+        let input = source::load(
             &self.config.source,
             &self.config.base_dir,
             &self.key_fields(),
         )
-        .map_err(usage)
+        .map_err(usage)?;
+        tracing::info!(
+            "{} people loaded from the source of {}, {} rows left out",
+            input.mapping.people.len(),
+            self.config.path.display(),
+            input.mapping.problems.len()
+        );
+        Ok(input)
     }
 }

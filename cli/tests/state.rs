@@ -66,10 +66,9 @@ fn config(dir: &Path, mapping: &Path, extra: &str) -> PathBuf {
     config
 }
 
-/// Each file of a folder with what identifies one write of it (inode and modification time:
-/// every write makes a new file that is renamed into place).
+/// Each file of a folder with what identifies one write of it (every write makes a new file
+/// that is renamed into place): see [`write_id`].
 fn writes(dir: &Path) -> BTreeMap<String, (u64, i64, i64)> {
-    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return BTreeMap::new();
     };
@@ -77,13 +76,32 @@ fn writes(dir: &Path) -> BTreeMap<String, (u64, i64, i64)> {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".jpg"))
         .map(|e| {
-            let m = e.metadata().unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                (m.ino(), m.mtime(), m.mtime_nsec()),
-            )
+            let m = std::fs::metadata(e.path()).unwrap();
+            (e.file_name().to_string_lossy().into_owned(), write_id(&m))
         })
         .collect()
+}
+
+/// What tells one write of a file from another. On Unix (Linux, macOS): the inode and the
+/// modification time (a renamed-in file is a new inode; the time alone can repeat within a
+/// clock tick).
+#[cfg(unix)]
+fn write_id(m: &std::fs::Metadata) -> (u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
+/// Elsewhere (Windows, where the file index needs an unstable API): the modification and
+/// creation times in nanoseconds (NTFS keeps 100 ns; each write is a new file, renamed into
+/// place, made by a process started after the previous one's).
+#[cfg(not(unix))]
+fn write_id(m: &std::fs::Metadata) -> (u64, i64, i64) {
+    let nanos = |t: std::io::Result<std::time::SystemTime>| {
+        t.ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64)
+    };
+    (0, nanos(m.modified()), nanos(m.created()))
 }
 
 fn changed(
@@ -350,7 +368,7 @@ fn a_second_push_on_the_same_state_refuses_and_a_killed_one_leaves_no_lock() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let still_running = first.try_wait().unwrap().is_none();
-    first.kill().unwrap(); // SIGKILL
+    first.kill().unwrap(); // SIGKILL (TerminateProcess on Windows)
     first.wait().unwrap();
     assert!(still_running, "the first push ended too soon for this test");
     assert_eq!(out.status.code(), Some(2), "{all}");
@@ -449,7 +467,7 @@ fn sigkill_at_random_points_then_resume_sends_everyone_once_but_the_in_flight() 
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL; fails only if it already exited
+        let _ = child.kill(); // SIGKILL (TerminateProcess on Windows); fails only if it already exited
         child.wait().unwrap();
         let now = writes(&out_dir);
         let w = changed(&before, &now);

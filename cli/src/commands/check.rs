@@ -2,7 +2,6 @@
 //! configuration, the mapping, every photo (decoded and rendered for each target's profile)
 //! and each target's own read-only check.
 
-use picday_core::Status;
 use picday_core::source::Details;
 use serde::Serialize;
 
@@ -36,10 +35,30 @@ struct CheckOutput {
 struct TargetCheck {
     name: String,
     summary: String,
-    status: Status,
+    status: Verdict,
     ok: Vec<String>,
     warnings: Vec<String>,
     error: Option<String>,
+}
+
+/// How a target's check went, as `check --json` says it: `ok`, `warning` (usable, but read
+/// the warnings) or `error` (a push would fail on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    Ok,
+    Warning,
+    Error,
+}
+
+impl Verdict {
+    fn of(error: Option<&String>, warnings: &[String]) -> Verdict {
+        match (error, warnings.is_empty()) {
+            (Some(_), _) => Verdict::Error,
+            (None, true) => Verdict::Ok,
+            (None, false) => Verdict::Warning,
+        }
+    }
 }
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
@@ -66,11 +85,14 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
                 .filter(|&&j| j != i)
                 .map(|&j| mapping.people[j].origin.line.to_string())
                 .collect();
-            photos_flagged.push(format!(
-                "{} {}: the same photo file as line {} (a placeholder?); push holds it back unless --allow-shared-photos",
-                p.origin,
-                p.label(),
-                others.join(", ")
+            photos_flagged.push((
+                order(&p.origin),
+                format!(
+                    "{} {}: the same photo file as line {} (a placeholder?); push holds it back unless --allow-shared-photos",
+                    p.origin,
+                    p.label(),
+                    others.join(", ")
+                ),
             ));
         }
     }
@@ -85,39 +107,32 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
                     person.label(),
                     person.photo.display()
                 );
+                let at = order(&person.origin);
                 match result {
                     Ok(p) if !p.flags.is_empty() => {
-                        photos_flagged.push(format!("{head}: {}", p.flags.join("; ")))
+                        photos_flagged.push((at, format!("{head}: {}", p.flags.join("; "))))
                     }
                     Ok(_) => {}
-                    Err(e) => photos_unreadable.push(format!("{head}: {}", e.message())),
+                    Err(e) => photos_unreadable.push((at, format!("{head}: {}", e.message()))),
                 }
             })
             .await;
     }
-    photos_unreadable.sort();
-    photos_flagged.sort();
+    let photos_unreadable = in_file_order(photos_unreadable);
+    let photos_flagged = in_file_order(photos_flagged);
 
     let mut targets = Vec::new();
     for (name, target) in &loaded.targets {
         let info = target.info();
-        let (status, ok, warnings, error) = match target.check().await {
-            Ok(r) => (
-                if r.warnings.is_empty() {
-                    Status::Sent
-                } else {
-                    Status::Skipped
-                },
-                r.ok,
-                r.warnings,
-                None,
-            ),
-            Err(e) => (Status::Failed, vec![], vec![], Some(e.to_string())),
+        let (ok, warnings, error) = match target.check().await {
+            Ok(r) => (r.ok, r.warnings, None),
+            Err(e) => (vec![], vec![], Some(e.to_string())),
         };
         targets.push(TargetCheck {
             name: name.clone(),
             summary: info.summary.clone(),
-            status,
+            // Set below, once every warning is known.
+            status: Verdict::Ok,
             ok,
             warnings,
             error,
@@ -129,6 +144,9 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         for t in targets.iter_mut().filter(|t| names.contains(&t.name)) {
             t.warnings.push(warning.clone());
         }
+    }
+    for t in &mut targets {
+        t.status = Verdict::of(t.error.as_ref(), &t.warnings);
     }
 
     let ok = rows_left_out.is_empty()
@@ -151,9 +169,22 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     Ok(if ok { Outcome::Ok } else { Outcome::Partial })
 }
 
+/// Where a line comes from, to sort by: the file, then the line as a number (line 2 before
+/// line 15; sorted as text, "photos.csv:15" came first).
+fn order(origin: &picday_core::Origin) -> (std::path::PathBuf, u64) {
+    (origin.file.clone(), origin.line)
+}
+
+/// The lines in file and line order; lines about one row keep the order they were found in.
+fn in_file_order(mut lines: Vec<((std::path::PathBuf, u64), String)>) -> Vec<String> {
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
 fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
     if let Some(stats) = &out.pspa {
-        print!("{stats}");
+        // The statistics end with a line break of their own; `say!` adds one.
+        say!("{}", stats.to_string().trim_end());
     }
     say!(
         "mapping: {} people ready, {} rows left out",
@@ -183,10 +214,10 @@ fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
         }
     }
     for t in &out.targets {
-        let verdict = match (&t.error, t.warnings.is_empty()) {
-            (Some(_), _) => "FAILED",
-            (None, true) => "ok",
-            (None, false) => "ok, with warnings",
+        let verdict = match t.status {
+            Verdict::Error => "FAILED",
+            Verdict::Ok => "ok",
+            Verdict::Warning => "ok, with warnings",
         };
         say!("target {}: {verdict} — {}", t.name, t.summary);
         for s in &t.ok {

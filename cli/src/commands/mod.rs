@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod completions;
 pub mod init;
+pub mod man;
 pub mod preview;
 pub mod push;
 pub mod report;

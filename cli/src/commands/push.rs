@@ -114,7 +114,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         for line in crate::history::unchanged_lines(&summary, args.dry_run) {
             say!("{line}");
         }
-        say!("report: {}", dir.join("report.csv").display());
+        say!("report: {}", dir.join("report.html").display());
     }
     Ok(Outcome::partial_if(partial))
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{Delivery, Journal, Observer, Outcome, PhotoSummary, RunSummary, RunTarget, Status};
 use crate::error::{Error, ErrorKind};
@@ -157,8 +158,11 @@ impl Deliverer {
         note: Option<String>,
         mut outcome: Outcome,
     ) -> Outcome {
+        // Log lines about this change (throttling, a token obtained) name the target.
+        let span = tracing::info_span!("target", name = %target.name);
         let result = self
             .change(target, subject, delivery, change, &mut outcome)
+            .instrument(span)
             .await;
         match result {
             Ok(mut receipt) => {

@@ -240,6 +240,15 @@ impl Throttle {
         match &result {
             Ok(_) => self.limiter.on_success(),
             Err(e) if e.kind() == ErrorKind::Throttled => {
+                match e.retry_after() {
+                    Some(wait) => tracing::info!(
+                        "throttled by the service: the target pauses for {:.1} s (Retry-After)",
+                        wait.as_secs_f64()
+                    ),
+                    None => tracing::info!(
+                        "throttled by the service (no Retry-After): the request waits its backoff"
+                    ),
+                }
                 self.limiter.throttled_since(e.retry_after(), sent)
             }
             // A Retry-After on an outage is for the retry layer to honour for this request.

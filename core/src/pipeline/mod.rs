@@ -190,6 +190,20 @@ impl fmt::Display for Review {
     }
 }
 
+/// How much a source may be enlarged for an output before it is flagged `small_source`: more
+/// than 15%. Below that an enlargement does not show on a screen (a photographer's standard
+/// 640x800 delivery makes Entra's 648x648 at 1.0125x, and flagging it flagged every photo of
+/// the school, which hid the one photo that really was too small); a 50x60 thumbnail for a
+/// 96x96 output is 1.92x and is flagged.
+pub const SMALL_SOURCE_UPSCALE: f64 = 1.15;
+
+/// The enlargement a `width`x`height` source needs to cover `profile`, whatever the crop
+/// (1.0 or less: no enlargement).
+fn upscale(width: u32, height: u32, profile: &Profile) -> f64 {
+    let by = |out: u32, source: u32| f64::from(out) / f64::from(source.max(1));
+    by(profile.width, width).max(by(profile.height, height))
+}
+
 /// Everything the pipeline derived from one source photo.
 #[derive(Debug, Clone)]
 pub struct Processed {
@@ -307,7 +321,7 @@ impl Pipeline {
             if photos.contains_key(profile) {
                 continue;
             }
-            if width.min(height) < profile.width.min(profile.height) {
+            if upscale(width, height, profile) > SMALL_SOURCE_UPSCALE {
                 let r = Review::SmallSource {
                     width,
                     height,
@@ -763,5 +777,30 @@ mod tests {
             .unwrap();
         assert_eq!(out.flags, ["source 50x60 is smaller than the 96x96 output"]);
         assert_eq!(out.review[0].code(), "small_source");
+    }
+
+    /// A standard photographer's delivery (640x800) for Entra's 648x648 is enlarged 1.25%:
+    /// invisible, not flagged. Past 15% it is flagged (docs/photos.md).
+    #[test]
+    fn only_an_enlargement_that_shows_is_flagged() {
+        let flags = |w, h, profile| top().process_bytes(&jpeg(w, h), &[profile]).unwrap().flags;
+        assert_eq!(flags(640, 800, Profile::square(648)), Vec::<String>::new());
+        assert_eq!(
+            flags(564, 705, Profile::square(648)),
+            Vec::<String>::new(),
+            "1.149x"
+        );
+        assert_eq!(
+            flags(560, 700, Profile::square(648)),
+            ["source 560x700 is smaller than the 648x648 output"],
+            "1.157x"
+        );
+        // A non-square output: what counts is the side that needs the most enlargement.
+        assert_eq!(
+            flags(400, 240, Profile::jpeg(240, 300)).len(),
+            1,
+            "300 from 240 is 1.25x"
+        );
+        assert!(flags(640, 800, Profile::jpeg(240, 300)).is_empty());
     }
 }

@@ -318,6 +318,10 @@ pub async fn request_token(
             "{what}: the token endpoint answered with an empty access_token"
         )));
     }
+    match token.expires_in {
+        Some(secs) => tracing::info!("{what}: access token obtained, valid {secs} s"),
+        None => tracing::info!("{what}: access token obtained"),
+    }
     Ok(TokenReply::Granted(token))
 }
 
