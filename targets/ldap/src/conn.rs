@@ -24,12 +24,11 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult};
 use picday_core::{Error, ErrorKind, Result, Secret};
 use rustls::ClientConfig;
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
-use crate::tls::{AnyCertificate, Diagnosing, Fingerprint, Own, Pinned};
+use crate::tls::{Check, Fingerprint, Verifier};
 
 /// How long an unused connection is kept.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
@@ -119,20 +118,21 @@ pub fn tls_config(
     pin: Option<Fingerprint>,
 ) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match pin {
-        Some(pin) => Arc::new(Own(Pinned {
-            pin,
-            provider: provider.clone(),
-        })),
-        None if !verify => Arc::new(Own(AnyCertificate(provider.clone()))),
+    let check = match pin {
+        Some(pin) => Check::Pinned(pin),
+        None if !verify => Check::Any,
         None => {
             let roots = Arc::new(roots(ca_cert)?);
             let standard = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|e| Error::config(format!("TLS setup: {e}")))?;
-            Arc::new(Diagnosing(standard))
+            Check::Standard(standard)
         }
     };
+    let verifier = Arc::new(Verifier {
+        check,
+        provider: provider.clone(),
+    });
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::internal(format!("TLS setup: {e}")))?
@@ -398,7 +398,11 @@ pub fn read_only(what: &str, url: &str, res: &LdapResult) -> Error {
 pub fn global_catalog_warning(url: &str) -> Option<String> {
     let port = url::Url::parse(url).ok()?.port()?;
     matches!(port, 3268 | 3269).then(|| {
-        let instead = if port == 3269 { "636 (LDAPS)" } else { "389 with `starttls = true`" };
+        let instead = if port == 3269 {
+            "636 (LDAPS)"
+        } else {
+            "389 with `starttls = true`"
+        };
         format!(
             "port {port} is Active Directory's Global Catalog, a read-only partial copy that \
              does not carry thumbnailPhoto by default: photos cannot be written there and may \
@@ -539,11 +543,21 @@ mod tests {
 
     #[test]
     fn global_catalog_ports_get_a_warning_and_others_do_not() {
-        for url in ["ldap://dc1.school.example:3268", "ldaps://dc1.school.example:3269"] {
+        for url in [
+            "ldap://dc1.school.example:3268",
+            "ldaps://dc1.school.example:3269",
+        ] {
             let w = global_catalog_warning(url).unwrap_or_else(|| panic!("{url}"));
-            assert!(w.contains("Global Catalog") && w.contains("thumbnailPhoto"), "{w}");
+            assert!(
+                w.contains("Global Catalog") && w.contains("thumbnailPhoto"),
+                "{w}"
+            );
         }
-        assert!(global_catalog_warning("ldaps://dc1.school.example:3269").unwrap().contains("636"));
+        assert!(
+            global_catalog_warning("ldaps://dc1.school.example:3269")
+                .unwrap()
+                .contains("636")
+        );
         for url in [
             "ldaps://dc1.school.example",
             "ldap://dc1.school.example:389",
@@ -563,7 +577,11 @@ mod tests {
             refs: vec!["ldap://dc1.school.example/".into()],
             ctrls: vec![],
         };
-        let e = read_only("modify thumbnailPhoto of uid=a", "ldaps://rodc.school.example", &res);
+        let e = read_only(
+            "modify thumbnailPhoto of uid=a",
+            "ldaps://rodc.school.example",
+            &res,
+        );
         assert_eq!(e.kind(), ErrorKind::Config);
         assert!(!e.is_temporary());
         let m = e.message();

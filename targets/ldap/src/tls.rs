@@ -9,11 +9,12 @@
 //! "invalid peer certificate: UnsupportedSignatureAlgorithm" leaves the administrator with
 //! `tls_verify = false`, which gives the bind password to anyone on the network path.
 //!
-//! So the refusal is diagnosed here ([`Diagnosing`] wraps the standard verifier and looks at
-//! the presented certificates when it refuses them) and said exactly, with the certificate's
-//! SHA-256 fingerprint; and `tls_fingerprint = "sha256:..."` pins that one certificate
-//! ([`Pinned`]): the server must present exactly it, and no other chain check is made (no CA,
-//! no name, no dates), which is what pinning means and why it stays safe with an old PKI.
+//! So the refusal is diagnosed here ([`Verifier`] with [`Check::Standard`] looks at the
+//! presented certificates when the standard verifier refuses them) and said exactly, with the
+//! certificate's SHA-256 fingerprint; and `tls_fingerprint = "sha256:..."` pins that one
+//! certificate ([`Check::Pinned`]): the server must present exactly it, and no other chain
+//! check is made (no CA, no name, no dates), which is what pinning means and why it stays safe
+//! with an old PKI.
 
 use std::sync::Arc;
 
@@ -160,45 +161,6 @@ pub fn refusal(e: &rustls::Error) -> Option<&Refusal> {
     }
 }
 
-/// The standard verifier (a CA in `ca_cert` or the system's store), whose refusals of an old
-/// PKI are said as what they are.
-#[derive(Debug)]
-pub struct Diagnosing(pub Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for Diagnosing {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        self.0
-            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
-            .map_err(|e| diagnose(e, end_entity, intermediates))
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// The DER of the OIDs of SHA-1 signatures: sha1WithRSAEncryption (1.2.840.113549.1.1.5),
 /// ecdsa-with-SHA1 (1.2.840.10045.4.1), dsa-with-sha1 (1.2.840.10040.4.3).
 const SHA1_SIGNATURES: [&[u8]; 3] = [
@@ -247,68 +209,54 @@ fn diagnose(
     e
 }
 
-/// `tls_fingerprint`: the server must present exactly this certificate; nothing else about
-/// it is checked. Handshake signatures are still verified with the certificate's key, so the
-/// server must hold its private key.
+/// How the server's certificate is checked.
 #[derive(Debug)]
-pub struct Pinned {
-    pub pin: Fingerprint,
+pub enum Check {
+    /// The standard verifier (a CA in `ca_cert` or the system's store); its refusals of an old
+    /// PKI are said as what they are ([`Refusal`]).
+    Standard(Arc<WebPkiServerVerifier>),
+    /// `tls_fingerprint`: the server must present exactly this certificate; nothing else about
+    /// it is checked.
+    Pinned(Fingerprint),
+    /// `tls_verify = false`: any certificate (the session is encrypted, but the server is not
+    /// authenticated).
+    Any,
+}
+
+/// picday's certificate verifier. Whatever the [`Check`], handshake signatures are verified
+/// with the presented certificate's key, so the server must hold its private key.
+#[derive(Debug)]
+pub struct Verifier {
+    pub check: Check,
     pub provider: Arc<CryptoProvider>,
 }
 
-/// `tls_verify = false`: any certificate (handshake signatures are still checked, so the
-/// session is encrypted, but the server is not authenticated).
-#[derive(Debug)]
-pub struct AnyCertificate(pub Arc<CryptoProvider>);
-
-/// What [`Pinned`] and [`AnyCertificate`] share: the provider's handshake signature checks.
-trait OwnChecks: std::fmt::Debug + Send + Sync {
-    fn provider(&self) -> &CryptoProvider;
-    fn accept(&self, end_entity: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error>;
-}
-
-impl OwnChecks for Pinned {
-    fn provider(&self) -> &CryptoProvider {
-        &self.provider
-    }
-    fn accept(&self, end_entity: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error> {
-        let found = Fingerprint::of(end_entity);
-        if found == self.pin {
-            Ok(())
-        } else {
-            Err(refused(Refusal::PinMismatch {
-                found,
-                pinned: self.pin,
-            }))
-        }
-    }
-}
-
-impl OwnChecks for AnyCertificate {
-    fn provider(&self) -> &CryptoProvider {
-        &self.0
-    }
-    fn accept(&self, _: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error> {
-        Ok(())
-    }
-}
-
-/// A verifier made of [`OwnChecks`].
-#[derive(Debug)]
-pub struct Own<T>(pub T);
-
-impl<T: OwnChecks> ServerCertVerifier for Own<T> {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
+        intermediates: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        self.0
-            .accept(end_entity)
-            .map(|()| ServerCertVerified::assertion())
+        match &self.check {
+            Check::Standard(standard) => standard
+                .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+                .map_err(|e| diagnose(e, end_entity, intermediates)),
+            Check::Pinned(pin) => {
+                let found = Fingerprint::of(end_entity);
+                if found == *pin {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(refused(Refusal::PinMismatch {
+                        found,
+                        pinned: *pin,
+                    }))
+                }
+            }
+            Check::Any => Ok(ServerCertVerified::assertion()),
+        }
     }
     fn verify_tls12_signature(
         &self,
@@ -316,8 +264,12 @@ impl<T: OwnChecks> ServerCertVerifier for Own<T> {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -325,12 +277,15 @@ impl<T: OwnChecks> ServerCertVerifier for Own<T> {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0
-            .provider()
+        self.provider
             .signature_verification_algorithms
             .supported_schemes()
     }
@@ -452,7 +407,12 @@ mod tests {
 
     #[test]
     fn malformed_certificates_are_not_diagnosed_and_do_not_panic() {
-        for bytes in [&[][..], &[0x30], &[0x30, 0x85, 1, 2, 3, 4, 5], &[0x30, 0x05, 0x30]] {
+        for bytes in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x05, 0x30],
+        ] {
             let cert = CertificateDer::from(bytes.to_vec());
             assert!(!is_self_signed(&cert));
             assert!(signature_algorithm(&cert).is_none());

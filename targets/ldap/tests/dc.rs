@@ -9,8 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{BRANCH_PEOPLE, WRITABLE_DC};
-use picday_core::layers::{StackOptions, stack};
 use picday_core::ErrorKind;
+use picday_core::layers::{StackOptions, stack};
 use picday_testkit::fixtures;
 
 #[tokio::test]
@@ -32,7 +32,10 @@ async fn a_read_only_replica_refers_the_write_and_picday_says_point_url_at_a_wri
         m.contains("this domain controller is read-only; point `url` at a writable one"),
         "{m}"
     );
-    assert!(m.contains(WRITABLE_DC.trim_end_matches('/')), "names the writable DC: {m}");
+    assert!(
+        m.contains(WRITABLE_DC.trim_end_matches('/')),
+        "names the writable DC: {m}"
+    );
     assert!(!m.contains("protocol"), "{m}");
     assert_eq!(e.context_value("ldap_code"), Some("10 referral"));
     // Removing is a change too.
@@ -49,12 +52,13 @@ async fn a_read_only_replica_refers_the_write_and_picday_says_point_url_at_a_wri
 /// Forwards 127.0.0.1:`from` to 127.0.0.1:`to` (for a server on a fixed port); `None` when
 /// `from` is taken.
 async fn forward(from: u16, to: u16) -> Option<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", from)).await.ok()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", from))
+        .await
+        .ok()?;
     Some(tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
             tokio::spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
-                {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 }
             });
@@ -86,5 +90,8 @@ async fn check_warns_that_the_global_catalog_port_has_no_thumbnail_photo() {
         .iter()
         .find(|w| w.contains("Global Catalog"))
         .unwrap_or_else(|| panic!("no Global Catalog warning: {report:?}"));
-    assert!(warning.contains("thumbnailPhoto") && warning.contains("389"), "{warning}");
+    assert!(
+        warning.contains("thumbnailPhoto") && warning.contains("389"),
+        "{warning}"
+    );
 }

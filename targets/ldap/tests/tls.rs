@@ -135,7 +135,10 @@ async fn refused_then_pinned(certs: common::Certs, needles: &[&str]) {
         (url.clone(), format!("tls_fingerprint = \"{pin}\"")),
         (
             slapd.url(),
-            format!("tls_fingerprint = \"{}\"\nstarttls = true", pin.to_uppercase().replace("SHA256", "sha256")),
+            format!(
+                "tls_fingerprint = \"{}\"\nstarttls = true",
+                pin.to_uppercase().replace("SHA256", "sha256")
+            ),
         ),
     ] {
         let t = target(tls_options(&slapd, &url, &extra));
@@ -193,7 +196,10 @@ fn a_pin_with_tls_verify_false_or_ca_cert_or_plain_ldap_is_a_configuration_error
         let options: toml::Table = toml::from_str(&format!("{base}{extra}")).unwrap();
         let e = picday_target_ldap::from_options("ad", options, dir.path()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{extra}");
-        assert!(e.message().contains("tls_fingerprint") && e.message().contains(needle), "{extra}: {e}");
+        assert!(
+            e.message().contains("tls_fingerprint") && e.message().contains(needle),
+            "{extra}: {e}"
+        );
     }
     // A SHA-1 thumbprint, as Windows shows it, is refused with the way to get the right one.
     let options: toml::Table = toml::from_str(&format!(
