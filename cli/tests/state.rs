@@ -284,7 +284,8 @@ fn restore_only_puts_back_the_named_people() {
             "--target",
             "entra",
             "--only",
-            "p000@school.example",
+            // The folder target's key is the file name, as the report shows it.
+            "p000@school.example.jpg",
             "--json",
         ],
     );
