@@ -265,6 +265,60 @@ fn backup_then_restore_round_trip() {
 }
 
 #[test]
+fn restore_only_puts_back_the_named_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = sources(dir.path(), 3);
+    let config = config(dir.path(), &mapping, "");
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let file = |i: usize| out_dir.join(format!("p{i:03}@school.example.jpg"));
+    let old = |i: usize| format!("\u{FF}old photo of {i}").into_bytes();
+    for i in 0..2 {
+        std::fs::write(file(i), old(i)).unwrap();
+    }
+    let out = picday(&config, &["push", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = json(&out)["run_id"].as_str().unwrap().to_string();
+
+    // A key the run took no backup of is a usage error, and nothing changes.
+    let out = picday(
+        &config,
+        &["restore", "--run", &run, "--only", "nobody@school.example"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("nobody@school.example"),
+        "{}",
+        text(&out)
+    );
+    assert!(std::fs::read(file(0)).unwrap().starts_with(&[0xFF, 0xD8]));
+
+    let out = picday(
+        &config,
+        &[
+            "restore",
+            "--run",
+            &run,
+            "--target",
+            "entra",
+            "--only",
+            // The folder target's key is the file name, as the report shows it.
+            "p000@school.example.jpg",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json(&out)["totals"]["entra"]["sent"], 1, "{}", text(&out));
+    assert_eq!(std::fs::read(file(0)).unwrap(), old(0), "p000 is restored");
+    for i in 1..3 {
+        assert!(
+            std::fs::read(file(i)).unwrap().starts_with(&[0xFF, 0xD8]),
+            "p{i:03} keeps its new photo"
+        );
+    }
+}
+
+#[test]
 fn status_and_report_come_from_the_state() {
     let dir = tempfile::tempdir().unwrap();
     let mapping = sources(dir.path(), 3);

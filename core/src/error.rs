@@ -122,6 +122,12 @@ impl Error {
         self
     }
 
+    /// Adds to the end of the message, e.g. where the photo that was there is kept.
+    pub fn suffixed(mut self, suffix: impl fmt::Display) -> Self {
+        self.message = crate::secret::scrub(&format!("{}{suffix}", self.message)).into_owned();
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -1,4 +1,4 @@
-//! `picday restore --run ID [--target NAME]`: puts back the photos a run overwrote, from the
+//! `picday restore --run ID [--target NAME] [--only KEY]`: puts back the photos a run overwrote, from the
 //! backups it took, and removes the photo where the person had none before.
 //!
 //! A restore is itself a run: it takes the state's lock, records its outcomes, writes its own
@@ -29,6 +29,9 @@ pub struct Args {
     /// Only this target.
     #[arg(long = "target", value_name = "NAME")]
     pub target: Option<String>,
+    /// Only the people with this key on the target (as the report shows it); repeatable.
+    #[arg(long = "only", value_name = "KEY")]
+    pub only: Vec<String>,
 }
 
 pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
@@ -37,7 +40,19 @@ pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<O
     let history = History::for_change(&config, "restore")?;
     let state = history.state.clone().ok_or_else(|| anyhow!("no state"))?;
     setup::recorded_run(&state, &args.run)?;
-    let backups = state.backups(&args.run, args.target.as_deref())?;
+    let mut backups = state.backups(&args.run, args.target.as_deref())?;
+    if !args.only.is_empty() {
+        backups.retain(|b| args.only.contains(&b.key));
+        if backups.is_empty() {
+            let on = args.target.as_ref().map(|t| format!(" on target {t}"));
+            return Err(crate::exit::usage(format!(
+                "run {} took no backup of {}{}: nothing to restore",
+                args.run,
+                args.only.join(", "),
+                on.unwrap_or_default()
+            )));
+        }
+    }
     if backups.is_empty() {
         let on = args.target.as_ref().map(|t| format!(" on target {t}"));
         say!(

@@ -16,7 +16,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use super::{Delivery, Journal, Observer, Outcome, PhotoSummary, RunSummary, RunTarget, Status};
+use super::{
+    BackupPlace, Delivery, Journal, Observer, Outcome, PhotoSummary, RunSummary, RunTarget, Status,
+};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Photo, Subject};
 use crate::target::Receipt;
@@ -212,18 +214,34 @@ impl Deliverer {
         } else {
             "nothing was removed"
         };
+        let mut saved = false;
         if let (Some(journal), Some(delivery)) = (&self.journal, delivery)
             && caps.read_back
             && journal.backups()
         {
             match backup(target, subject, journal, delivery, nothing).await? {
-                Backup::Saved => {}
+                Backup::Saved => saved = true,
                 Backup::Impossible(why) => outcome.flags.push(format!("{NO_BACKUP}: {why}")),
             }
         }
-        match photo {
+        let result = match photo {
             Some(photo) => target.target.put_photo(subject, &photo).await,
             None => target.target.delete_photo(subject).await,
+        };
+        match result {
+            Err(e) if removed_previous(&e) => {
+                let place = match (&self.journal, delivery) {
+                    (Some(journal), Some(delivery)) if saved => {
+                        let (journal, delivery) = (journal.clone(), delivery.clone());
+                        on_blocking(move || journal.backup_place(&delivery))
+                            .await
+                            .flatten()
+                    }
+                    _ => None,
+                };
+                Err(name_backup(e, place, &target.name, &subject.key))
+            }
+            result => result,
         }
     }
 
@@ -295,6 +313,56 @@ impl Deliverer {
 
 /// The flag an outcome carries when its change was made without a backup.
 pub const NO_BACKUP: &str = "no backup possible";
+
+/// The context a target's error carries when the target had already removed the person's
+/// previous photo when the change failed (Google's delete-then-update): the outcome then names
+/// the backup that puts the photo back.
+pub const PREVIOUS_PHOTO_REMOVED: (&str, &str) = ("previous_photo", "removed");
+
+fn removed_previous(e: &Error) -> bool {
+    e.context_value(PREVIOUS_PHOTO_REMOVED.0) == Some(PREVIOUS_PHOTO_REMOVED.1)
+}
+
+/// Says where the removed photo is kept and the command that puts it back, or that picday kept
+/// none.
+fn name_backup(e: Error, place: Option<BackupPlace>, target: &str, key: &str) -> Error {
+    match place {
+        Some(BackupPlace {
+            run,
+            file: Some(file),
+        }) => {
+            let file = file.display().to_string();
+            e.suffixed(format!(
+                "; the removed photo is saved in {file}: `picday restore --run {run} --target \
+                 {} --only {}` puts it back",
+                shell_word(target),
+                shell_word(key)
+            ))
+            .with_context("backup", file)
+            .with_context("backup_run", run)
+        }
+        Some(BackupPlace { file: None, .. }) => {
+            e.suffixed("; the backup taken before the change says there was no photo")
+        }
+        None => e.suffixed(
+            "; picday kept no backup of it (backups are off, or the target could not read it)",
+        ),
+    }
+}
+
+/// `s` as one word for a POSIX shell or PowerShell: quoted unless it is plainly safe.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._+-=:/".contains(c))
+    {
+        s.to_string()
+    } else if !s.contains(['"', '$', '`', '\\']) {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
 
 /// How the backup before a change went, when it did not stop the change.
 #[derive(Debug)]

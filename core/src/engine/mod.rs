@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use deliver::{Change, Deliverer, Job, NO_BACKUP};
+pub use deliver::{Change, Deliverer, Job, NO_BACKUP, PREVIOUS_PHOTO_REMOVED};
 use deliver::{lock, on_blocking};
 use workers::PhotoWorkers;
 
@@ -165,9 +165,24 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// Saves the target's current photo (`None`: the person had none) before it is overwritten;
     /// must be durable when it returns.
     fn save_backup(&self, delivery: &Delivery, current: Option<Vec<u8>>) -> Result<(), Error>;
+    /// Where the backup this run saved for `delivery` is kept, if it saved one, so that a
+    /// failure after the target removed the photo can say how to put it back. A journal that
+    /// keeps backups nowhere a person can reach says `None` (the default).
+    fn backup_place(&self, _delivery: &Delivery) -> Option<BackupPlace> {
+        None
+    }
     /// Records a final outcome; must be durable when it returns. `delivery` is `None` when no
     /// key could be made for the person.
     fn record(&self, delivery: Option<&Delivery>, outcome: &Outcome) -> Result<(), Error>;
+}
+
+/// Where a run's backup of one person on one target is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPlace {
+    /// The run that holds the backup (`picday restore --run`).
+    pub run: String,
+    /// The saved photo; `None` when the person had none.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// An observer that does nothing.

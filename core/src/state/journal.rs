@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use super::{State, StoredPerson, now, sql_err};
-use crate::engine::{Delivery, Journal, Outcome, Status};
+use crate::engine::{BackupPlace, Delivery, Journal, Outcome, Status};
 use crate::error::{Error, Result};
 
 /// A `sent` row: size, time and hash of the source, settings, and the run that sent it.
@@ -166,6 +166,27 @@ impl Journal for RunJournal {
 
     fn backups(&self) -> bool {
         self.options.backups && self.options.record
+    }
+
+    fn backup_place(&self, d: &Delivery) -> Option<BackupPlace> {
+        let row: Option<(bool, Option<String>)> = self
+            .state
+            .conn()
+            .query_row(
+                "SELECT had_photo, file FROM backups WHERE run_id = ?1 AND target = ?2 AND key = ?3",
+                params![self.run_id, d.target, d.key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .unwrap_or_else(|e| {
+                tracing::warn!("reading a backup's place: {}", sql_err(&self.state.path, e));
+                None
+            });
+        let (had, file) = row?;
+        Some(BackupPlace {
+            run: self.run_id.clone(),
+            file: file.filter(|_| had).map(|f| self.state.dir.join(f)),
+        })
     }
 
     fn save_backup(&self, d: &Delivery, current: Option<Vec<u8>>) -> Result<()> {

@@ -45,6 +45,16 @@ async fn push(
     target: &Arc<MemoryTarget>,
     options: JournalOptions,
 ) -> (crate::engine::RunSummary, Arc<Counts>) {
+    push_to(state, run, people, target.clone(), options).await
+}
+
+async fn push_to(
+    state: &Arc<State>,
+    run: &str,
+    people: Vec<Person>,
+    t: Arc<dyn Target>,
+    options: JournalOptions,
+) -> (crate::engine::RunSummary, Arc<Counts>) {
     state
         .begin_run(&NewRun {
             id: run,
@@ -61,7 +71,6 @@ async fn push(
         ..Engine::default()
     };
     let counts = Arc::new(Counts::default());
-    let t: Arc<dyn Target> = target.clone();
     let summary = engine
         .run(
             people,
@@ -254,6 +263,119 @@ async fn a_photo_that_cannot_be_read_is_sent_without_backup_and_flagged_unless_r
     assert!(o.reason.contains("nothing was sent"), "{}", o.reason);
     assert!(o.reason.contains("backup = \"required\""), "{}", o.reason);
     assert!(strict.stored("a@school.example").is_none());
+}
+
+/// A target that, like Google's delete-then-update, removes the photo and then has the new
+/// one refused.
+#[derive(Debug)]
+struct RemovesThenRefuses(MemoryTarget);
+
+impl Target for RemovesThenRefuses {
+    fn info(&self) -> &crate::target::TargetInfo {
+        self.0.info()
+    }
+}
+
+#[async_trait::async_trait]
+impl TargetIo for RemovesThenRefuses {
+    async fn check(&self) -> Result<crate::target::CheckReport> {
+        self.0.check().await
+    }
+    async fn put_photo(&self, subject: &Subject, _: &Photo) -> Result<crate::target::Receipt> {
+        self.0.delete_photo(subject).await?;
+        let (key, value) = crate::engine::PREVIOUS_PHOTO_REMOVED;
+        Err(
+            Error::rejected("previous photo removed; new photo refused: Invalid Input: photoData")
+                .with_context(key, value),
+        )
+    }
+    async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
+        self.0.get_photo(subject).await
+    }
+}
+
+#[tokio::test]
+async fn a_failure_after_the_photo_was_removed_names_the_backup_and_the_restore_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jpg");
+    jpeg(&a, 10);
+    let person = Arc::new(Person::new(&a, [("mail", "o'hara@school.example")]));
+    let key = "o'hara@school.example";
+    let old = Photo {
+        bytes: Arc::from(&b"\xFF\xD8old photo"[..]),
+        width: 96,
+        height: 96,
+        profile: Profile::square(96),
+    };
+    let target = Arc::new(RemovesThenRefuses(MemoryTarget::new("mem")));
+    target
+        .0
+        .put_photo(&Subject::new(key, person.clone()), &old)
+        .await
+        .unwrap();
+    let state = open(dir.path());
+    let people = vec![(*person).clone()];
+    let (run, _) = push_to(
+        &state,
+        "r1",
+        people.clone(),
+        target.clone(),
+        JournalOptions::default(),
+    )
+    .await;
+    assert_eq!(run.count(Status::Failed), 1, "{:?}", run.outcomes);
+    let o = &run.outcomes[0];
+    assert!(target.0.stored(key).is_none(), "the fake removed the photo");
+    // The key's quote is not kept in the file name (see `safe_name`): ask the state.
+    let file = state.backups("r1", None).unwrap()[0].file.clone().unwrap();
+    assert!(file.starts_with(dir.path().join(".picday/backups/r1/mem")));
+    assert_eq!(std::fs::read(&file).unwrap(), b"\xFF\xD8old photo");
+    assert!(
+        o.reason
+            .starts_with("previous photo removed; new photo refused"),
+        "{}",
+        o.reason
+    );
+    assert!(
+        o.reason.contains(&file.display().to_string()),
+        "{}",
+        o.reason
+    );
+    assert!(
+        o.reason.contains(&format!(
+            "`picday restore --run r1 --target mem --only \"{key}\"`"
+        )),
+        "{}",
+        o.reason
+    );
+    let backup = o
+        .context
+        .iter()
+        .find(|(k, _)| k == "backup")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(backup, Some(file.display().to_string().as_str()));
+    // The report read from the state says the same.
+    assert!(
+        state.outcomes("r1").unwrap()[0]
+            .reason
+            .contains("picday restore --run r1")
+    );
+
+    // Without backups the outcome says that nothing was kept.
+    target
+        .0
+        .put_photo(&Subject::new(key, person.clone()), &old)
+        .await
+        .unwrap();
+    let no_backups = JournalOptions {
+        force: true,
+        backups: false,
+        ..JournalOptions::default()
+    };
+    let (run, _) = push_to(&state, "r2", people, target.clone(), no_backups).await;
+    let reason = &run.outcomes[0].reason;
+    assert!(reason.contains("picday kept no backup"), "{reason}");
+    assert!(!reason.contains("picday restore"), "{reason}");
 }
 
 #[tokio::test]

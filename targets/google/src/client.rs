@@ -1,5 +1,5 @@
 //! The few Directory API calls picday makes: users.photos update, get and delete, and reading a
-//! user for `check`.
+//! user (for `check`, and the photo's etag that confirms an update).
 //!
 //! Each call takes a token from the [`Authenticator`]; a 401 means the token was refused, so it
 //! is dropped and the call made once more with a fresh one (a token revoked or expired early),
@@ -234,14 +234,40 @@ impl DirectoryClient {
         }
     }
 
+    /// `users.get` with `fields=thumbnailPhotoEtag`: the etag of the user's photo, `None` when
+    /// the user has none (a partial response leaves out a field that is not set). The User
+    /// resource documents it as "Output only. ETag of the user's photo (Read-only)"
+    /// (developers.google.com/admin-sdk/directory/reference/rest/v1/users); it changes when the
+    /// photo does, which is how picday confirms an update.
+    pub async fn photo_etag(&self, user_key: &str) -> Result<Option<String>> {
+        let what = "read the user's thumbnailPhotoEtag";
+        let v = self
+            .user_fields(user_key, "thumbnailPhotoEtag", what)
+            .await?;
+        Ok(v["thumbnailPhotoEtag"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string))
+    }
+
     /// `users.get` with a few fields, for `check`.
     pub async fn get_user(&self, user_key: &str) -> Result<serde_json::Value> {
-        let what = "read user";
+        let fields = "primaryEmail,isAdmin,isDelegatedAdmin,suspended";
+        self.user_fields(user_key, fields, "read user").await
+    }
+
+    /// `users.get` for `fields` only (a partial response).
+    async fn user_fields(
+        &self,
+        user_key: &str,
+        fields: &str,
+        what: &str,
+    ) -> Result<serde_json::Value> {
         let reply = self
             .send(
                 Method::GET,
                 &self.user_url(user_key),
-                &[("fields", "primaryEmail,isAdmin,isDelegatedAdmin,suspended")],
+                &[("fields", fields)],
                 None,
                 what,
             )

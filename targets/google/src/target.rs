@@ -7,12 +7,20 @@
 //! most [`DELETE_TRIES`] times for a user, after which the update goes ahead anyway (as GAM
 //! does). The retry policy Google documents (exponential backoff capped at 60 s, about ten
 //! tries) is declared in its [`TargetInfo::retry`], and applied by picday's layers.
+//!
+//! A 200 from the update is not taken as proof: the user's `thumbnailPhotoEtag` is read after it
+//! (one field), and the photo is reported sent only when that etag exists and differs from the
+//! one before the update (none after a delete; read before the update otherwise). When the
+//! update fails after the delete removed the previous photo, the error says "previous photo
+//! removed; new photo refused" and carries [`PREVIOUS_PHOTO_REMOVED`], so that the delivery step
+//! names the backup that puts the photo back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use picday_core::engine::PREVIOUS_PHOTO_REMOVED;
 use picday_core::layers::RetryPolicy;
 use picday_core::{
     CheckReport, Error, ErrorKind, Person, Photo, Receipt, Result, Subject, Target, TargetInfo,
@@ -35,6 +43,8 @@ pub struct GoogleTarget {
     client: DirectoryClient,
     /// Users whose delete failed with a 500, and how often.
     delete_failures: Mutex<HashMap<String, u32>>,
+    /// Users whose previous photo was removed and whose new one is not confirmed yet.
+    removed: Mutex<HashSet<String>>,
 }
 
 /// How the target signs in, for people.
@@ -101,6 +111,7 @@ impl GoogleTarget {
             settings,
             client,
             delete_failures: Mutex::new(HashMap::new()),
+            removed: Mutex::new(HashSet::new()),
         })
     }
 
@@ -136,6 +147,56 @@ impl GoogleTarget {
 
     fn delete_done(&self, key: &str) {
         self.failures().remove(key);
+    }
+
+    /// Users whose previous photo this target removed and whose new one is not confirmed yet.
+    fn removed(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.removed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `e`, said as what it is when the user's previous photo is already gone: "previous
+    /// photo removed; new photo refused: ...", marked so that the delivery step names the
+    /// backup that restores it. A temporary error keeps the mark for the retry, which finds no
+    /// photo to remove.
+    fn after_removal(&self, key: &str, e: Error) -> Error {
+        let mut removed = self.removed();
+        if !removed.contains(key) {
+            return e;
+        }
+        if !e.is_temporary() {
+            removed.remove(key);
+        }
+        let (k, v) = PREVIOUS_PHOTO_REMOVED;
+        e.prefixed("previous photo removed; new photo refused")
+            .with_context(k, v)
+    }
+}
+
+/// Whether the update changed the photo: the etag after it must exist and differ from the one
+/// before. Google answers an update with 200 and still keeps a photo the user set themselves
+/// (GAM-team/GAM wiki Users-Photo, "Update photo fails to change user's photo"); picday says
+/// so instead of reporting a photo that is not there.
+fn confirm(before: Option<&str>, after: Option<String>, replaced: bool) -> Result<()> {
+    let advice = if replaced {
+        "run the push again later; if it persists, check the user in the Admin console"
+    } else {
+        "Google keeps a photo the user set themselves: set `replace_user_photos = true` (the \
+         default, removes it first) and turn off Photo under Directory settings > Profile \
+         editing for these users. If this exact photo was already the user's (sent again with \
+         --force), nothing is wrong"
+    };
+    match after {
+        None => Err(Error::rejected(format!(
+            "Google answered the update with success, but the user has no photo afterwards (no \
+             thumbnailPhotoEtag); {advice}"
+        ))
+        .with_context("code", "photoNotStored")),
+        Some(after) if before == Some(after.as_str()) => Err(Error::rejected(format!(
+            "Google answered the update with success, but the user's photo did not change \
+             (thumbnailPhotoEtag is still {after}); {advice}"
+        ))
+        .with_context("code", "photoUnchanged")),
+        Some(_) => Ok(()),
     }
 }
 
@@ -235,31 +296,69 @@ impl TargetIo for GoogleTarget {
     async fn put_photo(&self, subject: &Subject, photo: &Photo) -> Result<Receipt> {
         let key = subject.key.as_str();
         let mut note = "";
+        // The photo's etag just before the update: none after a delete that succeeded,
+        // otherwise read.
+        let mut before: Option<Option<String>> = None;
         if self.settings.replace_user_photos {
-            match self.client.delete_photo(key).await? {
+            let deleted = self
+                .client
+                .delete_photo(key)
+                .await
+                .map_err(|e| self.after_removal(key, e))?;
+            match deleted {
                 Deleted::Removed => {
                     self.delete_done(key);
-                    note = " (previous photo removed first)";
+                    self.removed().insert(key.to_string());
+                    before = Some(None);
                 }
-                Deleted::NoPhoto => self.delete_done(key),
+                Deleted::NoPhoto => {
+                    self.delete_done(key);
+                    before = Some(None);
+                }
                 Deleted::InternalError(e) => {
                     if self.delete_failed(key) {
-                        return Err(e.prefixed("before the update"));
+                        return Err(self.after_removal(key, e.prefixed("before the update")));
                     }
                     tracing::warn!(user = key, error = %e, "delete keeps failing; updating anyway");
                     note = " (the previous photo could not be removed: HTTP 500)";
                 }
             }
+            if self.removed().contains(key) {
+                note = " (previous photo removed first)";
+            }
         }
-        let stored = self
-            .client
-            .update_photo(key, &photo.bytes, photo.width, photo.height)
-            .await?;
-        Ok(Receipt {
-            detail: format!("photo updated{note}"),
-            remote_id: stored.id,
-            request_id: None,
-        })
+        let before = match before {
+            Some(known) => known,
+            None => self.client.photo_etag(key).await.map_err(|e| {
+                self.after_removal(key, e.prefixed("before the update (nothing was sent)"))
+            })?,
+        };
+        let updated = async {
+            let stored = self
+                .client
+                .update_photo(key, &photo.bytes, photo.width, photo.height)
+                .await?;
+            let after = self.client.photo_etag(key).await.map_err(|e| {
+                e.prefixed(
+                    "Google accepted the update, but confirming it failed (picday will send it \
+                     again)",
+                )
+            })?;
+            confirm(before.as_deref(), after, self.settings.replace_user_photos)?;
+            Ok(stored)
+        }
+        .await;
+        match updated {
+            Ok(stored) => {
+                self.removed().remove(key);
+                Ok(Receipt {
+                    detail: format!("photo updated, confirmed by its new etag{note}"),
+                    remote_id: stored.id,
+                    request_id: None,
+                })
+            }
+            Err(e) => Err(self.after_removal(key, e)),
+        }
     }
 
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
@@ -289,6 +388,21 @@ impl TargetIo for GoogleTarget {
 #[allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_is_confirmed_only_by_a_new_etag() {
+        assert!(confirm(None, Some("\"e1\"".into()), true).is_ok());
+        assert!(confirm(Some("\"e1\""), Some("\"e2\"".into()), false).is_ok());
+        let e = confirm(Some("\"e1\""), Some("\"e1\"".into()), false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Rejected);
+        assert_eq!(e.context_value("code"), Some("photoUnchanged"));
+        assert!(e.message().contains("replace_user_photos = true"), "{e}");
+        for before in [None, Some("\"e1\"")] {
+            let e = confirm(before, None, true).unwrap_err();
+            assert_eq!(e.context_value("code"), Some("photoNotStored"));
+            assert!(!e.is_temporary());
+        }
+    }
 
     #[test]
     fn default_policy_is_googles_backoff() {

@@ -19,6 +19,7 @@ use picday_testkit::fixtures;
 
 const ADA: &str = "ada@school.example";
 const ADA_PHOTO: &str = "/admin/directory/v1/users/ada%40school.example/photos/thumbnail";
+const ADA_USER: &str = "/admin/directory/v1/users/ada%40school.example";
 const JSON: &str = "application/json; charset=UTF-8";
 
 fn now() -> u64 {
@@ -45,6 +46,52 @@ fn user_photo(width: u32) -> String {
         "photoData": "",
     })
     .to_string()
+}
+
+/// The user's `thumbnailPhotoEtag` as `users.get?fields=thumbnailPhotoEtag` answers it (a
+/// partial response: `{}` while the user has no photo; "Output only. ETag of the user's photo"
+/// in the User resource), changing with every photo stored by a PUT answered through
+/// [`Etags::stored`]. The stateful fake in `common::fake` does the same for whole runs.
+#[derive(Clone, Default)]
+struct Etags(Arc<Mutex<u32>>);
+
+impl Etags {
+    async fn mock(&self, server: &mut mockito::ServerGuard) -> mockito::Mock {
+        let n = self.0.clone();
+        server
+            .mock("GET", ADA_USER)
+            .match_query(mockito::Matcher::UrlEncoded(
+                "fields".into(),
+                "thumbnailPhotoEtag".into(),
+            ))
+            .with_status(200)
+            .with_header("content-type", JSON)
+            .with_body_from_request(move |_| {
+                let n = *n.lock().unwrap();
+                let v = if n == 0 {
+                    serde_json::json!({})
+                } else {
+                    serde_json::json!({"thumbnailPhotoEtag": format!("\"etag-{n}\"")})
+                };
+                v.to_string().into_bytes()
+            })
+            .create_async()
+            .await
+    }
+
+    /// A photo was stored.
+    fn bump(&self) {
+        *self.0.lock().unwrap() += 1;
+    }
+
+    /// The body of a successful update, which stores the photo.
+    fn stored(&self) -> impl Fn(&mockito::Request) -> Vec<u8> + Send + Sync + 'static {
+        let e = self.clone();
+        move |_| {
+            e.bump();
+            user_photo(512).into_bytes()
+        }
+    }
 }
 
 fn no_photo() -> String {
@@ -90,6 +137,8 @@ async fn token_request_is_a_jwt_bearer_grant_signed_with_the_key_with_every_clai
         .expect(1)
         .create_async()
         .await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let bearer = format!("Bearer {TOKEN}");
     let delete = server
         .mock("DELETE", ADA_PHOTO)
@@ -103,7 +152,7 @@ async fn token_request_is_a_jwt_bearer_grant_signed_with_the_key_with_every_clai
         .match_header("authorization", bearer.as_str())
         .with_status(200)
         .with_header("content-type", JSON)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(2)
         .create_async()
         .await;
@@ -171,8 +220,11 @@ async fn upload_body_is_the_photo_as_url_safe_base64_with_type_and_size() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let captured: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
     let keep = captured.clone();
+    let e = etags.clone();
     server
         .mock("DELETE", ADA_PHOTO)
         .with_status(404)
@@ -187,6 +239,7 @@ async fn upload_body_is_the_photo_as_url_safe_base64_with_type_and_size() {
         .with_header("content-type", JSON)
         .with_body_from_request(move |req| {
             *keep.lock().unwrap() = Some(req.body().unwrap().clone());
+            e.bump();
             user_photo(512).into_bytes()
         })
         .expect(1)
@@ -206,7 +259,7 @@ async fn upload_body_is_the_photo_as_url_safe_base64_with_type_and_size() {
     let receipt = t.put_photo(&s, &photo).await.unwrap();
     put.assert_async().await;
     assert_eq!(
-        receipt.detail, "photo updated",
+        receipt.detail, "photo updated, confirmed by its new etag",
         "no photo was there to remove"
     );
     assert_eq!(receipt.remote_id.as_deref(), Some("112233445566778899"));
@@ -232,8 +285,11 @@ async fn the_current_photo_is_deleted_before_the_update() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let order: Arc<Mutex<Vec<String>>> = Arc::default();
     let (o1, o2) = (order.clone(), order.clone());
+    let e = etags.clone();
     server
         .mock("DELETE", ADA_PHOTO)
         .with_status(204)
@@ -249,6 +305,7 @@ async fn the_current_photo_is_deleted_before_the_update() {
         .with_header("content-type", JSON)
         .with_body_from_request(move |_| {
             o2.lock().unwrap().push("PUT".into());
+            e.bump();
             user_photo(512).into_bytes()
         })
         .create_async()
@@ -268,6 +325,8 @@ async fn replace_user_photos_false_only_updates() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let delete = server
         .mock("DELETE", ADA_PHOTO)
         .with_status(204)
@@ -277,7 +336,7 @@ async fn replace_user_photos_false_only_updates() {
     let put = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -293,6 +352,8 @@ async fn user_rate_limit_403_is_retried_by_the_layers_then_succeeds() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let delete = server
         .mock("DELETE", ADA_PHOTO)
         .with_status(404)
@@ -317,7 +378,7 @@ async fn user_rate_limit_403_is_retried_by_the_layers_then_succeeds() {
     let ok = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -354,7 +415,7 @@ async fn user_rate_limit_403_is_retried_by_the_layers_then_succeeds() {
     let ok = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -377,6 +438,8 @@ async fn rate_limit_429_is_retried_up_to_the_declared_attempts() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let limited = server
         .mock("PUT", ADA_PHOTO)
         .with_status(429)
@@ -420,7 +483,7 @@ async fn rate_limit_429_is_retried_up_to_the_declared_attempts() {
     let ok = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -437,6 +500,8 @@ async fn a_non_json_503_is_a_temporary_error_and_is_retried() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let unavailable = server
         .mock("PUT", ADA_PHOTO)
         .with_status(503)
@@ -448,7 +513,7 @@ async fn a_non_json_503_is_a_temporary_error_and_is_retried() {
     let ok = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -501,9 +566,11 @@ async fn unknown_user_is_not_found_without_retries_or_update() {
     delete.assert_async().await;
     put.assert_async().await;
 
-    // Without the delete first, the update's 404 says the same.
-    let put = server
-        .mock("PUT", path)
+    // Without the delete first, the read of the user's photo etag (before the update) says
+    // the same, and nothing is sent.
+    let user = server
+        .mock("GET", "/admin/directory/v1/users/nobody%40school.example")
+        .match_query(mockito::Matcher::Any)
         .with_status(404)
         .with_body(unknown_user())
         .expect(1)
@@ -512,6 +579,8 @@ async fn unknown_user_is_not_found_without_retries_or_update() {
     let t = target(dir.path(), &server.url(), "replace_user_photos = false");
     let e = t.put_photo(&s, &photo_for(&t, 9)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.message().contains("nothing was sent"), "{e}");
+    user.assert_async().await;
     put.assert_async().await;
 }
 
@@ -520,6 +589,8 @@ async fn delete_failing_with_500_is_tried_twice_then_the_update_goes_ahead() {
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     token_mock(&mut server).await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let delete = server
         .mock("DELETE", ADA_PHOTO)
         .with_status(500)
@@ -535,7 +606,7 @@ async fn delete_failing_with_500_is_tried_twice_then_the_update_goes_ahead() {
     let put = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -635,6 +706,8 @@ async fn a_refused_token_is_renewed_once() {
         .expect(2)
         .create_async()
         .await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let refused = server
         .mock("PUT", ADA_PHOTO)
         .with_status(401)
@@ -650,7 +723,7 @@ async fn a_refused_token_is_renewed_once() {
     let ok = server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
-        .with_body(user_photo(512))
+        .with_body_from_request(etags.stored())
         .expect(1)
         .create_async()
         .await;
@@ -668,14 +741,18 @@ async fn delegated_admin_mode_sends_a_self_signed_jwt_for_the_api_without_exchan
     let mut server = mockito::Server::new_async().await;
     let dir = tempfile::tempdir().unwrap();
     let token = server.mock("POST", "/token").expect(0).create_async().await;
+    let etags = Etags::default();
+    etags.mock(&mut server).await;
     let seen: Arc<Mutex<Option<String>>> = Arc::default();
     let keep = seen.clone();
+    let e = etags.clone();
     server
         .mock("PUT", ADA_PHOTO)
         .with_status(200)
         .with_body_from_request(move |req| {
             let auth = req.header("authorization")[0].to_str().unwrap().to_string();
             *keep.lock().unwrap() = Some(auth);
+            e.bump();
             user_photo(512).into_bytes()
         })
         .create_async()

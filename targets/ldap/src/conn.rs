@@ -23,10 +23,12 @@ use std::time::{Duration, Instant};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult};
 use picday_core::{Error, ErrorKind, Result, Secret};
 use rustls::ClientConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::sync::Semaphore;
+
+use crate::tls::{Check, Fingerprint, Verifier};
 
 /// How long an unused connection is kept.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
@@ -107,19 +109,41 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
     }
 }
 
-/// The TLS settings: a CA to trust (else the system's store), or no verification at all.
-pub fn tls_config(ca_cert: Option<&Path>, verify: bool) -> Result<Arc<ClientConfig>> {
+/// The TLS settings: the one certificate pinned by `tls_fingerprint`, else a CA to trust
+/// (else the system's store), or with `tls_verify = false` no verification at all. Refusals of
+/// an old PKI are diagnosed (see [`crate::tls`]).
+pub fn tls_config(
+    ca_cert: Option<&Path>,
+    verify: bool,
+    pin: Option<Fingerprint>,
+) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
+    let check = match pin {
+        Some(pin) => Check::Pinned(pin),
+        None if !verify => Check::Any,
+        None => {
+            let roots = Arc::new(roots(ca_cert)?);
+            let standard = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| Error::config(format!("TLS setup: {e}")))?;
+            Check::Standard(standard)
+        }
+    };
+    let verifier = Arc::new(Verifier {
+        check,
+        provider: provider.clone(),
+    });
+    let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
-    if !verify {
-        let config = builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth();
-        return Ok(Arc::new(config));
-    }
+        .map_err(|e| Error::internal(format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The CAs to trust: those in `ca_cert`, else the system's store.
+fn roots(ca_cert: Option<&Path>) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_cert {
         Some(path) => {
@@ -150,56 +174,7 @@ pub fn tls_config(ca_cert: Option<&Path>, verify: bool) -> Result<Arc<ClientConf
             }
         }
     }
-    Ok(Arc::new(
-        builder.with_root_certificates(roots).with_no_client_auth(),
-    ))
-}
-
-/// `tls_verify = false`: accepts any certificate (the signatures are still checked, so the
-/// session is encrypted, but the server is not authenticated).
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    Ok(roots)
 }
 
 /// Where and how to connect and bind.
@@ -400,6 +375,42 @@ pub fn result_error(what: &str, res: &LdapResult) -> Error {
     e
 }
 
+/// A change answered with a referral (result code 10): the server holds a read-only copy of
+/// the directory (an Active Directory RODC, an OpenLDAP consumer with `updateref`) and names
+/// the server that takes writes.
+pub fn read_only(what: &str, url: &str, res: &LdapResult) -> Error {
+    let to = if res.refs.is_empty() {
+        String::new()
+    } else {
+        format!(" (it refers writes to {})", res.refs.join(", "))
+    };
+    Error::config(format!(
+        "{what}: {url} answered with a referral{to}: this domain controller is read-only; \
+         point `url` at a writable one"
+    ))
+    .with_context("ldap_code", "10 referral")
+}
+
+/// The ports of Active Directory's Global Catalog (3268 plain or StartTLS, 3269 LDAPS): a
+/// partial, read-only copy of the forest, which does not carry `thumbnailPhoto` by default
+/// (the attribute is not in the partial attribute set unless Exchange's schema update put it
+/// there).
+pub fn global_catalog_warning(url: &str) -> Option<String> {
+    let port = url::Url::parse(url).ok()?.port()?;
+    matches!(port, 3268 | 3269).then(|| {
+        let instead = if port == 3269 {
+            "636 (LDAPS)"
+        } else {
+            "389 with `starttls = true`"
+        };
+        format!(
+            "port {port} is Active Directory's Global Catalog, a read-only partial copy that \
+             does not carry thumbnailPhoto by default: photos cannot be written there and may \
+             read as missing. Use port {instead} of a writable domain controller"
+        )
+    })
+}
+
 /// A failed `ldap3` call as a picday error.
 pub fn ldap_error(what: &str, e: LdapError) -> Error {
     match e {
@@ -440,6 +451,9 @@ pub fn ldap_error(what: &str, e: LdapError) -> Error {
 }
 
 fn tls_error(what: &str, e: &rustls::Error) -> Error {
+    if let Some(r) = crate::tls::refusal(e) {
+        return Error::config(format!("{what}: TLS: {r}"));
+    }
     let advice = match e {
         rustls::Error::InvalidCertificate(_) => {
             "; set `ca_cert` to the PEM certificate of the CA that issued the domain \
@@ -528,8 +542,59 @@ mod tests {
     }
 
     #[test]
+    fn global_catalog_ports_get_a_warning_and_others_do_not() {
+        for url in [
+            "ldap://dc1.school.example:3268",
+            "ldaps://dc1.school.example:3269",
+        ] {
+            let w = global_catalog_warning(url).unwrap_or_else(|| panic!("{url}"));
+            assert!(
+                w.contains("Global Catalog") && w.contains("thumbnailPhoto"),
+                "{w}"
+            );
+        }
+        assert!(
+            global_catalog_warning("ldaps://dc1.school.example:3269")
+                .unwrap()
+                .contains("636")
+        );
+        for url in [
+            "ldaps://dc1.school.example",
+            "ldap://dc1.school.example:389",
+            "ldaps://dc1.school.example:636",
+            "ldap://dc3268.school.example",
+        ] {
+            assert!(global_catalog_warning(url).is_none(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_referral_to_a_change_says_the_server_is_read_only() {
+        let res = LdapResult {
+            rc: 10,
+            matched: String::new(),
+            text: String::new(),
+            refs: vec!["ldap://dc1.school.example/".into()],
+            ctrls: vec![],
+        };
+        let e = read_only(
+            "modify thumbnailPhoto of uid=a",
+            "ldaps://rodc.school.example",
+            &res,
+        );
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(!e.is_temporary());
+        let m = e.message();
+        assert!(
+            m.contains("this domain controller is read-only; point `url` at a writable one"),
+            "{m}"
+        );
+        assert!(m.contains("ldap://dc1.school.example/"), "{m}");
+    }
+
+    #[test]
     fn missing_ca_cert_file_is_a_config_error() {
-        let e = tls_config(Some(Path::new("/nonexistent/ca.pem")), true).unwrap_err();
+        let e = tls_config(Some(Path::new("/nonexistent/ca.pem")), true, None).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config);
     }
 }

@@ -14,6 +14,7 @@
 
 mod conn;
 pub mod filter;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ struct LdapConfig {
     #[serde(default = "yes")]
     tls_verify: bool,
     #[serde(default)]
+    tls_fingerprint: Option<String>,
+    #[serde(default)]
     timeout_secs: Option<u64>,
 }
 
@@ -158,6 +161,11 @@ impl TargetFactory for LdapFactory {
                 "true",
                 "false accepts any server certificate (unsafe)",
             ),
+            OptionDoc::optional(
+                "tls_fingerprint",
+                "none",
+                "\"sha256:...\": accept exactly this server certificate (old PKI)",
+            ),
             OptionDoc::optional("timeout_secs", "30", "connect and request timeout"),
         ];
         TypeInfo::builtin(
@@ -190,7 +198,25 @@ impl TargetFactory for LdapFactory {
         let profile = options.profile_within(&attribute.photo_limits())?;
         let max_concurrency = options.max_concurrency()?;
         let ca_cert = cfg.ca_cert.as_deref().map(|p| spec.resolve_path(p));
-        let tls = conn::tls_config(ca_cert.as_deref(), cfg.tls_verify)
+        let pin = match &cfg.tls_fingerprint {
+            None => None,
+            Some(text) => {
+                let clash = if transport == Transport::Plain {
+                    Some("plain LDAP has no certificate to pin")
+                } else if !cfg.tls_verify {
+                    Some("`tls_verify = false` would accept any certificate; remove it")
+                } else if cfg.ca_cert.is_some() {
+                    Some("a pinned certificate needs no `ca_cert`; remove one of them")
+                } else {
+                    None
+                };
+                if let Some(why) = clash {
+                    return Err(err(format!("tls_fingerprint: {why}")));
+                }
+                Some(tls::Fingerprint::parse(text).map_err(|e| err(e.message().to_string()))?)
+            }
+        };
+        let tls = conn::tls_config(ca_cert.as_deref(), cfg.tls_verify, pin)
             .map_err(|e| err(e.message().to_string()))?;
         if !cfg.tls_verify {
             tracing::warn!(
@@ -224,6 +250,10 @@ impl TargetFactory for LdapFactory {
             .setting("url", &endpoint.url)
             .setting("base", &cfg.base)
             .setting("attribute", attribute.name())
+            .setting(
+                "tls_fingerprint",
+                pin.map(|p| p.to_string()).unwrap_or_default(),
+            )
             .reads_back()
             .deletes()
             .resolves_people(true)
@@ -233,6 +263,7 @@ impl TargetFactory for LdapFactory {
             base: cfg.base.clone(),
             attribute,
             tls_verify: cfg.tls_verify,
+            pin,
             inline_password: cfg.password.is_inline(),
             pool: conn::Pool::new(endpoint, max_concurrency),
         }))
@@ -246,6 +277,7 @@ pub struct LdapTarget {
     base: String,
     attribute: PhotoAttribute,
     tls_verify: bool,
+    pin: Option<tls::Fingerprint>,
     inline_password: bool,
     pool: conn::Pool,
 }
@@ -372,10 +404,10 @@ impl LdapTarget {
             .modify(dn, vec![Mod::Replace(attr, values)])
             .await
             .map_err(|e| conn::ldap_error(&what, e))?;
-        if res.rc == 0 {
-            Ok(())
-        } else {
-            Err(conn::result_error(&what, &res))
+        match res.rc {
+            0 => Ok(()),
+            10 => Err(conn::read_only(&what, &self.pool.endpoint().url, &res)),
+            _ => Err(conn::result_error(&what, &res)),
         }
     }
 
@@ -456,6 +488,14 @@ impl TargetIo for LdapTarget {
         }
         let _ = ldap.unbind().await;
 
+        if let Some(pin) = self.pin {
+            report
+                .ok
+                .push(format!("the server presented the pinned certificate {pin}"));
+        }
+        if let Some(w) = conn::global_catalog_warning(&ep.url) {
+            report.warnings.push(w);
+        }
         if !self.tls_verify {
             report.warnings.push(
                 "tls_verify = false: the server's certificate is NOT verified, so anyone on the \

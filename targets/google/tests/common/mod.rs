@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+pub mod fake;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -81,15 +81,46 @@ fn free_port() -> u16 {
 
 /// Starts slapd, or returns `None` (after saying why) when it is not installed.
 pub async fn start() -> Option<Slapd> {
-    start_with(false).await
+    start_with(None, false).await
 }
 
 /// Starts slapd with LDAPS and StartTLS too (certificates made by `openssl` here).
 pub async fn start_tls() -> Option<Slapd> {
-    start_with(true).await
+    start_with(Some(Certs::Standard), false).await
 }
 
-async fn start_with(tls: bool) -> Option<Slapd> {
+/// Starts slapd with LDAPS and StartTLS and a certificate as an older school PKI has it.
+pub async fn start_tls_with(certs: Certs) -> Option<Slapd> {
+    start_with(Some(certs), false).await
+}
+
+/// Starts slapd with a second database, [`BRANCH`], that is a read-only replica: an OpenLDAP
+/// consumer (`syncrepl`) whose `updateref` answers every change with a referral (result code
+/// 10) to [`WRITABLE_DC`], as a read-only domain controller does. Its one person, `student1`,
+/// is loaded with `slapadd` before slapd starts (a replica takes no LDAP writes).
+pub async fn start_replica() -> Option<Slapd> {
+    start_with(None, true).await
+}
+
+/// The read-only replica's naming context and where its people are.
+pub const BRANCH: &str = "dc=branch,dc=example";
+pub const BRANCH_PEOPLE: &str = "ou=people,dc=branch,dc=example";
+/// Where the replica refers writes.
+pub const WRITABLE_DC: &str = "ldap://dc1.school.example/";
+
+/// The server certificate a TLS slapd is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Certs {
+    /// Issued by a test CA with ECDSA-SHA256; `ca_cert` is the CA.
+    Standard,
+    /// Issued by the same kind of CA but signed with ECDSA-SHA1, as an old AD CS template does.
+    Sha1,
+    /// Self-signed (OpenSSL's `req -x509`, marked CA:TRUE); the "CA" handed over is the
+    /// server's certificate itself.
+    SelfSigned,
+}
+
+async fn start_with(tls: Option<Certs>, replica: bool) -> Option<Slapd> {
     let required = std::env::var("PICDAY_REQUIRE_SLAPD").is_ok_and(|v| v == "1");
     let skip = |why: String| {
         if required {
@@ -114,7 +145,7 @@ async fn start_with(tls: bool) -> Option<Slapd> {
         );
         return None;
     };
-    if tls && Command::new("openssl").arg("version").output().is_err() {
+    if tls.is_some() && Command::new("openssl").arg("version").output().is_err() {
         skip("openssl is not installed (needed to make the test certificates)".into());
         return None;
     }
@@ -133,7 +164,7 @@ async fn start_with(tls: bool) -> Option<Slapd> {
     for _attempt in 0..3 {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
-        let tls_files = tls.then(|| make_certificates(dir.path()));
+        let tls_files = tls.map(|certs| make_certificates(dir.path(), certs));
         let conf = dir.path().join("slapd.conf");
         let port = free_port();
         let admin_pw = format!("admin-{}-{port}", std::process::id());
@@ -145,10 +176,14 @@ async fn start_with(tls: bool) -> Option<Slapd> {
                 modules.as_deref(),
                 tls_files.is_some(),
                 &admin_pw,
+                replica,
             ),
         )
         .expect("write slapd.conf");
-        let tls_port = tls.then(free_port);
+        if replica {
+            load_replica(&slapd, &conf, dir.path());
+        }
+        let tls_port = tls.map(|_| free_port());
         let mut urls = format!("ldap://127.0.0.1:{port}/");
         if let Some(p) = tls_port {
             urls.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
@@ -184,7 +219,39 @@ async fn start_with(tls: bool) -> Option<Slapd> {
     panic!("slapd did not start: {last_error}");
 }
 
-fn make_certificates(dir: &Path) -> PathBuf {
+/// Loads the replica's entries offline, as a consumer is first seeded.
+fn load_replica(slapd: &Path, conf: &Path, dir: &Path) {
+    let slapadd = slapd.with_file_name("slapadd");
+    let ldif = dir.join("branch.ldif");
+    std::fs::write(
+        &ldif,
+        format!(
+            "dn: {BRANCH}\nobjectClass: dcObject\nobjectClass: organization\ndc: branch\n\
+             o: Branch campus\n\n\
+             dn: {BRANCH_PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
+             dn: uid=student1,{BRANCH_PEOPLE}\nobjectClass: inetOrgPerson\n\
+             objectClass: picdayThumbnailPerson\nuid: student1\ncn: Student1 Example\n\
+             sn: Example\nmail: student1@school.example\n"
+        ),
+    )
+    .expect("write branch.ldif");
+    let out = Command::new(&slapadd)
+        .arg("-f")
+        .arg(conf)
+        .arg("-b")
+        .arg(BRANCH)
+        .arg("-l")
+        .arg(&ldif)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", slapadd.display()));
+    assert!(
+        out.status.success(),
+        "slapadd: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make_certificates(dir: &Path, certs: Certs) -> PathBuf {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -204,6 +271,26 @@ fn make_certificates(dir: &Path) -> PathBuf {
         "ec_paramgen_curve:prime256v1",
         "-nodes",
     ];
+    if certs == Certs::SelfSigned {
+        let mut own = vec!["req", "-x509"];
+        own.extend(ec);
+        own.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]);
+        run(&own);
+        // slapd still needs a CA file; the server's own certificate is what was handed over.
+        std::fs::copy(dir.join("server.pem"), dir.join("ca.pem")).expect("copy");
+        return dir.join("ca.pem");
+    }
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
     ca.extend([
@@ -238,6 +325,11 @@ fn make_certificates(dir: &Path) -> PathBuf {
          keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
     )
     .expect("write server.ext");
+    let digest = if certs == Certs::Sha1 {
+        "-sha1"
+    } else {
+        "-sha256"
+    };
     run(&[
         "x509",
         "-req",
@@ -254,6 +346,7 @@ fn make_certificates(dir: &Path) -> PathBuf {
         "2",
         "-extfile",
         "server.ext",
+        digest,
     ]);
     dir.join("ca.pem")
 }
@@ -264,6 +357,7 @@ fn slapd_conf(
     modules: Option<&Path>,
     tls: bool,
     admin_pw: &str,
+    replica: bool,
 ) -> String {
     let test_schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/picday-test.schema");
     let d = dir.display();
@@ -304,6 +398,29 @@ access to *
 	by * none
 "#
     ));
+    if replica {
+        c.push_str(&format!(
+            r#"database mdb
+maxsize 67108864
+suffix "{BRANCH}"
+rootdn "cn=admin,{BRANCH}"
+rootpw {admin_pw}
+directory {d}/branch
+syncrepl rid=001 provider=ldap://127.0.0.1:9/ type=refreshOnly interval=01:00:00:00
+	searchbase="{BRANCH}" bindmethod=simple binddn="cn=admin,{BRANCH}"
+	credentials={admin_pw} retry="3600 +"
+updateref {WRITABLE_DC}
+access to attrs=thumbnailPhoto,jpegPhoto
+	by dn.exact="{SERVICE_DN}" write
+	by users read
+	by * none
+access to *
+	by users read
+	by * none
+"#
+        ));
+        std::fs::create_dir_all(dir.join("branch")).expect("branch db dir");
+    }
     c
 }
 
@@ -346,6 +463,11 @@ impl Slapd {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The server's certificate (PEM), when started with TLS.
+    pub fn server_cert(&self) -> PathBuf {
+        self.dir.path().join("server.pem")
     }
 
     /// `ldap://127.0.0.1:PORT`
