@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use config::{Layout, SourceConfig, SourceFormat};
+pub use config::{Duplicates, Layout, SourceConfig, SourceFormat};
 pub use keys::{Key, KeyFields};
 pub use shared::{hold_back_shared_photos, shared_photos};
 

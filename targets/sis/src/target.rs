@@ -208,12 +208,17 @@ impl SisTarget {
             .join(format!("{}.manifest.json", self.settings.package))
     }
 
+    /// Staff are those whose `staff_column` holds `staff_value`, and those a source marked as
+    /// staff (`role = staff`: a PSPA row whose grade or title says `Faculty`, `Teacher`...).
     fn group_of(&self, person: &Person) -> Group {
         match &self.settings.staff {
             Some(s)
                 if person
                     .field(&s.column)
-                    .is_some_and(|v| v.eq_ignore_ascii_case(s.value.trim())) =>
+                    .is_some_and(|v| v.eq_ignore_ascii_case(s.value.trim()))
+                    || person
+                        .field(picday_core::source::pspa::ROLE_FIELD)
+                        .is_some_and(|v| v.eq_ignore_ascii_case("staff")) =>
             {
                 Group::Staff
             }

@@ -481,3 +481,31 @@ async fn a_package_keeps_everyone_and_a_photo_is_sent_only_once_committed() {
         "no staging folder or temporary file left"
     );
 }
+
+#[tokio::test]
+async fn powerschool_puts_people_a_source_marked_as_staff_in_the_staff_package() {
+    // A PSPA row labelled `Faculty` (not the staff_value `STAFF`) that the source marked
+    // `role = staff` after joining the staff roster.
+    let portraits = picday_testkit::fixtures::portraits();
+    let teacher = Person::new(
+        portraits.join("0100200.jpg"),
+        [
+            ("grade", "Faculty"),
+            ("teacher_number", "T0042"),
+            (picday_core::source::pspa::ROLE_FIELD, "staff"),
+            ("last_name", "Park"),
+        ],
+    );
+    let student = Person::new(
+        portraits.join("0100201.jpg"),
+        [("grade", "K"), ("student_id", "1001")],
+    );
+    let d = tempfile::tempdir().unwrap();
+    let ps = build("powerschool", "ps", "dir = \".\"", d.path());
+    let summary = run(vec![teacher, student], &[("ps", ps)]).await;
+    assert_eq!(summary.count(Status::Sent), 2, "{:?}", summary.outcomes);
+    let staff = open_zip(&d.path().join("ps-staff.zip"));
+    assert_eq!(staff.keys().collect::<Vec<_>>(), ["T0042.jpg"]);
+    let students = open_zip(&d.path().join("ps.zip"));
+    assert_eq!(students.keys().collect::<Vec<_>>(), ["1001.jpg"]);
+}
