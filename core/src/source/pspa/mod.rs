@@ -232,6 +232,8 @@ pub struct MatchStats {
     pub grade_equivalences: BTreeMap<String, usize>,
     /// People with several rows (retakes, SMALL and LARGE images): the row used and why.
     pub retakes: Vec<Retake>,
+    /// What `check` warns about the delivery (a layout guessed from narrow rows).
+    pub warnings: Vec<String>,
 }
 
 /// One person on several index rows, settled: which row was used, and why.
@@ -275,6 +277,9 @@ impl fmt::Display for MatchStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (file, format) in self.index_files.iter().zip(&self.formats) {
             writeln!(f, "PSPA index {}: {format}", file.display())?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
         }
         match &self.roster {
             Some(r) => writeln!(
@@ -382,6 +387,10 @@ pub fn read_delivery(
         let parsed = index::parse_index(index, &text, options)?;
         stats.index_files.push(index.clone());
         stats.formats.push(parsed.format);
+        if let Some(w) = parsed.warning {
+            notes.push(w.clone());
+            stats.warnings.push(w);
+        }
         let volume_dir = index.parent().unwrap_or(Path::new("")).to_path_buf();
         let mut files = join::FileCache::default();
         for row in parsed.rows {

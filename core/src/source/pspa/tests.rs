@@ -575,3 +575,74 @@ fn a_configured_template_and_values_mark_staff_too() {
         "{u:?}"
     );
 }
+
+#[test]
+fn a_standard_file_with_trailing_empty_fields_dropped_is_read_as_standard() {
+    // The producer dropped empty trailing fields: most rows have 7 or 8 fields, but one row
+    // has a title, and the 8th column is a period.
+    let d = delivery(
+        "INDEX.TXT",
+        "VOL\tIMAGES\ta.jpg\t9\tRivera\tAna\tR100\n\
+         VOL\tIMAGES\tb.jpg\t10\tNunez\tJose\tR101\n\
+         VOL\tIMAGES\tc.jpg\t10\tChen\tWei\tR101\t3\n",
+        ROSTER,
+        &["a.jpg", "b.jpg", "c.jpg"],
+    );
+    let m = joined(&d, "", &KeyFields::default()).unwrap();
+    assert!(m.stats.formats[0].contains("standard"), "{:?}", m.stats);
+    let ana = &m.mapping.people[0];
+    assert_eq!(
+        ana.field("home_room"),
+        Some("R100"),
+        "not the teacher: standard"
+    );
+    assert_eq!(ana.field("teacher_name"), None);
+    let w = &m.stats.warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("the period, is a number"), "{w:?}");
+    assert!(m.stats.to_string().contains("warning: "), "check shows it");
+
+    let nine = delivery(
+        "INDEX.TXT",
+        "VOL\tIMAGES\ta.jpg\t9\tRivera\tAna\tR100\n\
+         VOL\tIMAGES\tb.jpg\t10\tNunez\tJose\tR101\n\
+         VOL\tIMAGES\tc.jpg\t10\tChen\tWei\tR101\t\tMr. Lee\n",
+        ROSTER,
+        &["a.jpg", "b.jpg", "c.jpg"],
+    );
+    let m = joined(&nine, "", &KeyFields::default()).unwrap();
+    assert!(m.stats.formats[0].contains("standard"), "{:?}", m.stats);
+    assert!(
+        m.stats.warnings[0].contains("9 or more fields"),
+        "{:?}",
+        m.stats
+    );
+
+    // A real Pictavo file is still Pictavo, with the warning that it was a guess.
+    let seven = delivery(
+        "INDEX.TXT",
+        "VOL\tIMAGES\ta.jpg\t9\tRivera\tAna\tMs. Park\n",
+        ROSTER,
+        &["a.jpg"],
+    );
+    let m = joined(&seven, "", &KeyFields::default()).unwrap();
+    assert!(m.stats.formats[0].contains("Pictavo"), "{:?}", m.stats);
+    assert!(
+        m.stats.warnings[0].contains("layout = \"standard\""),
+        "{:?}",
+        m.stats
+    );
+    // A full 13-column file is no guess.
+    let m = joined(
+        &delivery(
+            "INDEX.TXT",
+            "VOL\tIMAGES\ta.jpg\t9\tRivera\tAna\tR100\t\t\t\t\t\tLARGE\n",
+            ROSTER,
+            &["a.jpg"],
+        ),
+        "",
+        &KeyFields::default(),
+    )
+    .unwrap();
+    assert!(m.stats.warnings.is_empty(), "{:?}", m.stats.warnings);
+}
