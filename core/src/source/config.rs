@@ -16,8 +16,15 @@ use crate::model::Template;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The mapping file, relative to the configuration.
+    /// The mapping file, relative to the configuration (not with `folder`).
+    #[serde(default)]
     pub mapping: PathBuf,
+    /// A folder of photos named by `file_name`, instead of a mapping file.
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
+    /// With `folder`: the template of the photos' file names, e.g. `"{student_id}.jpg"`.
+    #[serde(default)]
+    pub file_name: Option<String>,
     /// The mapping's format.
     #[serde(default)]
     pub format: SourceFormat,
@@ -77,9 +84,11 @@ impl SourceConfig {
         if self.format == SourceFormat::Pspa {
             return None;
         }
+        // A photo folder joins a roster too.
+        let folder = self.folder.is_some();
         pspa_keys
             .into_iter()
-            .find(|(_, set)| *set)
+            .find(|(key, set)| *set && !(folder && *key == "roster"))
             .map(|(key, _)| (key, SourceFormat::Pspa))
     }
 }
