@@ -646,3 +646,58 @@ fn a_standard_file_with_trailing_empty_fields_dropped_is_read_as_standard() {
     .unwrap();
     assert!(m.stats.warnings.is_empty(), "{:?}", m.stats.warnings);
 }
+
+/// The demo of `docs/input/pspa.md`: an elementary school's MASTER.TXT (K, PK, Faculty, a
+/// retake, SMALL and LARGE) joined to a PowerSchool export and a staff export, through the
+/// configuration as a user writes it.
+#[test]
+fn the_elementary_demo_delivery_is_read_as_the_school_means_it() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/demo/pspa");
+    let config = crate::Config::load(&dir.join("picday.toml")).unwrap();
+    // The demo's PowerSchool target: students by Student_Number, staff by TeacherNumber.
+    let mut keys = KeyFields::default();
+    keys.add(
+        vec!["student_number".into()],
+        vec![vec!["teachernumber".into()]],
+    );
+    let input = crate::source::load(&config.source, &config.base_dir, &keys).unwrap();
+    let crate::source::Details::Pspa(stats) = &input.details else {
+        panic!("{:?}", input.details)
+    };
+    let people: Vec<(String, Option<&str>)> = input
+        .mapping
+        .people
+        .iter()
+        .map(|p| {
+            (
+                p.field("student_number")
+                    .or(p.field("teachernumber"))
+                    .unwrap()
+                    .to_string(),
+                p.photo.file_name().and_then(|n| n.to_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        people,
+        [
+            ("2002".to_string(), Some("IMG1002.JPG")),
+            ("2003".to_string(), Some("IMG1003.JPG")),
+            ("T100".to_string(), Some("IMG1004.JPG")),
+            ("2004".to_string(), Some("IMG1005.JPG")),
+            ("2001".to_string(), Some("IMG1007.JPG")),
+        ],
+        "{stats}"
+    );
+    assert_eq!(stats.retakes.len(), 2);
+    assert_eq!(
+        stats.unmatched.len(),
+        1,
+        "only the row whose grade is really wrong"
+    );
+    assert_eq!(
+        input.mapping.people[2].field(ROLE_FIELD),
+        Some("staff"),
+        "the Faculty row"
+    );
+}
