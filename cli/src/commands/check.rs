@@ -25,6 +25,9 @@ struct CheckOutput {
     /// How a PSPA delivery was joined to the roster (`format = "pspa"` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pspa: Option<picday_core::source::pspa::MatchStats>,
+    /// How a photo folder was read (`[source] folder` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    folder: Option<picday_core::source::folder::FolderStats>,
     photos_unreadable: Vec<String>,
     photos_flagged: Vec<String>,
     targets: Vec<TargetCheck>,
@@ -65,9 +68,10 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let loaded = setup::load(config_path, &args.targets)?;
     let input = loaded.input()?;
     let mapping = input.mapping;
-    let pspa = match input.details {
-        Details::Pspa(stats) => Some(stats),
-        Details::Csv => None,
+    let (pspa, folder) = match input.details {
+        Details::Pspa(stats) => (Some(stats), None),
+        Details::Folder(stats) => (None, Some(stats)),
+        Details::Csv => (None, None),
     };
     let rows_left_out: Vec<String> = mapping
         .problems
@@ -156,6 +160,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         people: mapping.people.len(),
         rows_left_out,
         pspa,
+        folder,
         photos_unreadable,
         photos_flagged,
         targets,
@@ -185,6 +190,9 @@ fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
     if let Some(stats) = &out.pspa {
         // The statistics end with a line break of their own; `say!` adds one.
         say!("{}", stats.to_string().trim_end());
+    }
+    if let Some(stats) = &out.folder {
+        print!("{stats}");
     }
     say!(
         "mapping: {} people ready, {} rows left out",

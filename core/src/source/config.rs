@@ -10,12 +10,21 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Template;
+
 /// `[source]`: where people and photos come from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The mapping file, relative to the configuration.
+    /// The mapping file, relative to the configuration (not with `folder`).
+    #[serde(default)]
     pub mapping: PathBuf,
+    /// A folder of photos named by `file_name`, instead of a mapping file.
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
+    /// With `folder`: the template of the photos' file names, e.g. `"{student_id}.jpg"`.
+    #[serde(default)]
+    pub file_name: Option<String>,
     /// The mapping's format.
     #[serde(default)]
     pub format: SourceFormat,
@@ -35,6 +44,25 @@ pub struct SourceConfig {
     /// PSPA only: names for the columns after the standard ones, when there is no header row.
     #[serde(default)]
     pub extra_columns: Option<Vec<String>>,
+    /// PSPA only: a district's own grade codes and the grade each means (`{ "SR" = "12" }`),
+    /// added to the built-in equivalences (`K` = `0`, `PK` = `-1`...).
+    #[serde(default)]
+    pub grade_values: Option<BTreeMap<String, String>>,
+    /// PSPA only: which row is used when one person has several (retakes): the last (default),
+    /// the first, or none (an error).
+    #[serde(default)]
+    pub duplicates: Option<Duplicates>,
+    /// PSPA only: the grade or title values that mark staff (default Staff, Faculty, FAC,
+    /// Teacher, Admin; case ignored).
+    #[serde(default)]
+    pub staff_values: Option<Vec<String>>,
+    /// PSPA only: a row (index or roster) is also staff when this template renders, e.g.
+    /// `"{teacher_number}"`.
+    #[serde(default)]
+    pub staff_when: Option<Template>,
+    /// PSPA only: a staff roster CSV, joined to staff rows on the match fields without grade.
+    #[serde(default)]
+    pub staff_roster: Option<PathBuf>,
 }
 
 impl SourceConfig {
@@ -47,13 +75,20 @@ impl SourceConfig {
             ("roster_columns", self.roster_columns.is_some()),
             ("layout", self.layout.is_some()),
             ("extra_columns", self.extra_columns.is_some()),
+            ("grade_values", self.grade_values.is_some()),
+            ("duplicates", self.duplicates.is_some()),
+            ("staff_values", self.staff_values.is_some()),
+            ("staff_when", self.staff_when.is_some()),
+            ("staff_roster", self.staff_roster.is_some()),
         ];
         if self.format == SourceFormat::Pspa {
             return None;
         }
+        // A photo folder joins a roster too.
+        let folder = self.folder.is_some();
         pspa_keys
             .into_iter()
-            .find(|(_, set)| *set)
+            .find(|(key, set)| *set && !(folder && *key == "roster"))
             .map(|(key, _)| (key, SourceFormat::Pspa))
     }
 }
@@ -77,6 +112,19 @@ impl fmt::Display for SourceFormat {
             SourceFormat::Pspa => "pspa",
         })
     }
+}
+
+/// Which row is used when an index has several rows for one person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    /// The later row: `MASTER.TXT` lists a retake after the original.
+    #[default]
+    Last,
+    /// The earlier row.
+    First,
+    /// None: every row of the person is left out and reported.
+    Error,
 }
 
 /// The column layout of a PSPA index without a header row.

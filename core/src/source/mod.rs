@@ -1,8 +1,9 @@
 //! Where the people of a run come from: one entry point, [`load`], over every kind of input
 //! picday reads.
 //!
-//! Schools hand picday a CSV mapping ([`csv`]); photographers deliver a PSPA index that is
-//! joined to a roster ([`pspa`]). Each reader turns its input into the same [`Mapping`] (the
+//! Schools hand picday a CSV mapping ([`csv`]) or just a folder of photos named by id or
+//! e-mail ([`folder`]); photographers deliver a PSPA index that is joined to a roster
+//! ([`pspa`]). Each reader turns its input into the same [`Mapping`] (the
 //! people, the rows left out and why, notes about the files) so that the engine, the targets
 //! and the commands do not care where people came from; what only one kind of input has to
 //! say (how a PSPA delivery was joined) comes back beside it as [`Details`], for `picday
@@ -18,6 +19,7 @@
 
 pub mod config;
 pub mod csv;
+pub mod folder;
 mod keys;
 pub mod pspa;
 mod shared;
@@ -27,11 +29,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use config::{Layout, SourceConfig, SourceFormat};
+pub use config::{Duplicates, Layout, SourceConfig, SourceFormat};
 pub use keys::{Key, KeyFields};
 pub use shared::{hold_back_shared_photos, shared_photos};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Origin, Person};
 
 /// The people of a source and the rows that had to be left out.
@@ -84,6 +86,8 @@ pub enum Details {
     Csv,
     /// A PSPA delivery: the index files, their layout and how they were joined to the roster.
     Pspa(pspa::MatchStats),
+    /// A folder of photos named by a template: the files that did not fit, the roster join.
+    Folder(folder::FolderStats),
 }
 
 /// A source, read: the people of the run, the rows left out, and what `check` shows.
@@ -98,6 +102,40 @@ pub struct Input {
 /// targets key people on: a person no target can key is left out, and two people with the same
 /// key but different photos are both left out.
 pub fn load(source: &SourceConfig, base_dir: &Path, key_fields: &KeyFields) -> Result<Input> {
+    if let Some(folder) = &source.folder {
+        if !source.mapping.as_os_str().is_empty() || source.format != SourceFormat::Csv {
+            return Err(Error::config(
+                "[source]: `folder` replaces `mapping` and `format`; give one way to find the people",
+            ));
+        }
+        let Some(file_name) = &source.file_name else {
+            return Err(Error::config(
+                "[source]: `folder` needs `file_name`, the template of the photos' names (e.g. \"{student_id}.jpg\")",
+            ));
+        };
+        let pattern = folder::FilePattern::parse(file_name)?;
+        let roster = source.roster.as_ref().map(|r| base_dir.join(r));
+        let (mapping, stats) = folder::read_folder(
+            &base_dir.join(folder),
+            &pattern,
+            roster.as_deref(),
+            key_fields,
+        )?;
+        return Ok(Input {
+            mapping,
+            details: Details::Folder(stats),
+        });
+    }
+    if source.file_name.is_some() {
+        return Err(Error::config(
+            "[source]: `file_name` is only read with `folder`",
+        ));
+    }
+    if source.mapping.as_os_str().is_empty() {
+        return Err(Error::config(
+            "[source]: give `mapping` (a CSV or a PSPA delivery) or `folder` (photos named by `file_name`)",
+        ));
+    }
     let path = base_dir.join(&source.mapping);
     Ok(match source.format {
         SourceFormat::Csv => Input {
@@ -158,5 +196,32 @@ mod tests {
         let input = load(&source, d.path(), &KeyFields::each(&["mail"])).unwrap();
         assert!(matches!(input.details, Details::Csv));
         assert_eq!(input.mapping.people[0].photo, d.path().join("src/a.jpg"));
+    }
+}
+
+#[cfg(test)]
+mod folder_config_tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_source_is_configured_with_a_file_name_template() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("photos")).unwrap();
+        std::fs::write(d.path().join("photos/a@s.jpg"), b"x").unwrap();
+        let text = "[source]\nfolder = \"photos\"\nfile_name = \"{mail}.jpg\"\n";
+        let config = crate::Config::parse(&d.path().join("picday.toml"), text.into()).unwrap();
+        let input = load(&config.source, d.path(), &KeyFields::each(&["mail"])).unwrap();
+        assert!(matches!(input.details, Details::Folder(_)));
+        assert_eq!(input.mapping.people[0].field("mail"), Some("a@s"));
+        for bad in [
+            "[source]\nfolder = \"photos\"\n",
+            "[source]\nfolder = \"photos\"\nmapping = \"m.csv\"\nfile_name = \"{mail}.jpg\"\n",
+            "[source]\nmapping = \"m.csv\"\nfile_name = \"{mail}.jpg\"\n",
+            "[source]\n",
+        ] {
+            let config = crate::Config::parse(&d.path().join("picday.toml"), bad.into()).unwrap();
+            let e = load(&config.source, d.path(), &KeyFields::each(&["mail"])).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}: {e}");
+        }
     }
 }

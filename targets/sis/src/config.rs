@@ -20,10 +20,47 @@ use crate::target::{Kind, SisTarget, Staff};
 /// Default portrait size: 4:5, derived from the source photo, not from the square.
 pub const DEFAULT_WIDTH: u32 = 240;
 pub const DEFAULT_HEIGHT: u32 = 300;
-/// Infinite Campus's default per-file upload limit.
+/// Infinite Campus shows every photo at 175x263, 2:3 ("Photo Import",
+/// <https://kb.infinitecampus.com/help/photo-import>): its default is 2:3 so that faces are
+/// not stretched.
+pub const IC_WIDTH: u32 = 200;
+pub const IC_HEIGHT: u32 = 300;
+/// Infinite Campus's default "upload file size" limit, 3 MB (same page). It may apply to the
+/// uploaded zip rather than each photo; see docs/targets/sis.md.
 pub const IC_MAX_BYTES: usize = 3_000_000;
-/// Infinite Campus refuses zips of 100 MB or more.
+/// Infinite Campus refuses zips of 100 MB or more (same page).
 pub const IC_MAX_ZIP_BYTES: u64 = 100_000_000;
+/// Aeries refuses pictures over 100 KB by default ("Mass Add Pictures",
+/// <https://support.aeries.com/support/solutions/articles/14000086068>).
+pub const AERIES_MAX_BYTES: usize = 100_000;
+
+/// The vendor page each kind's limits come from.
+pub fn vendor_source(kind: Kind) -> &'static str {
+    match kind {
+        Kind::PowerSchool => "https://ps.powerschool-docs.com/pssis-admin/23.5/photo-management",
+        Kind::InfiniteCampus => "https://kb.infinitecampus.com/help/photo-import",
+        Kind::Aeries => {
+            "https://support.aeries.com/support/solutions/articles/14000086068-mass-add-pictures-overview"
+        }
+    }
+}
+
+/// A kind's default photo size and byte budget.
+fn defaults(kind: Kind) -> ((u32, u32), Option<usize>) {
+    match kind {
+        Kind::PowerSchool => ((DEFAULT_WIDTH, DEFAULT_HEIGHT), None),
+        Kind::InfiniteCampus => ((IC_WIDTH, IC_HEIGHT), Some(IC_MAX_BYTES)),
+        Kind::Aeries => ((DEFAULT_WIDTH, DEFAULT_HEIGHT), Some(AERIES_MAX_BYTES)),
+    }
+}
+
+/// A kind's default largest zip: Infinite Campus's 100 MB, else none.
+fn default_max_zip_bytes(kind: Kind) -> u64 {
+    match kind {
+        Kind::InfiniteCampus => IC_MAX_ZIP_BYTES,
+        Kind::PowerSchool | Kind::Aeries => u64::MAX,
+    }
+}
 
 fn default_id() -> Template {
     Template::parse("{student_id}").expect("static template")
@@ -54,6 +91,8 @@ struct PowerSchoolConfig {
     staff_column: String,
     #[serde(default = "default_staff_value")]
     staff_value: String,
+    #[serde(default)]
+    max_zip_bytes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,16 +111,29 @@ struct AeriesConfig {
     dir: PathBuf,
     #[serde(default)]
     package: Option<String>,
+    #[serde(default)]
+    max_zip_bytes: Option<u64>,
 }
 
 /// The shared options of a SIS type: the id template, a portrait photo of any width and
-/// height (with Infinite Campus's per-file budget by default). Packages are written on this
-/// machine, so concurrency is not an option.
+/// height (with the vendor's size and per-file budget by default). Packages are written on
+/// this machine, so concurrency is not an option.
 fn shared(kind: Kind) -> Shared {
-    let mut limits = PhotoLimits::new((DEFAULT_WIDTH, DEFAULT_HEIGHT), 16..=4096);
-    if kind == Kind::InfiniteCampus {
-        limits = limits.with_max_bytes(Some(IC_MAX_BYTES), 1..=usize::MAX, None);
+    let (size, max_bytes) = defaults(kind);
+    let mut limits = PhotoLimits::new(size, 16..=4096);
+    if max_bytes.is_some() {
+        limits = limits.with_max_bytes(max_bytes, 1..=usize::MAX, None);
     }
+    let mut photo = PhotoOption::new(Shape::Sized, limits);
+    photo.max_bytes_help = match kind {
+        Kind::InfiniteCampus => Some(
+            "largest photo in bytes; Infinite Campus's upload limit is 3 MB by default (kb.infinitecampus.com/help/photo-import)",
+        ),
+        Kind::Aeries => Some(
+            "largest photo in bytes; Aeries refuses pictures over 100 KB by default (support.aeries.com article 14000086068)",
+        ),
+        Kind::PowerSchool => None,
+    };
     Shared {
         key: Some(KeyOption {
             name: "id",
@@ -94,7 +146,7 @@ fn shared(kind: Kind) -> Shared {
                 Kind::PowerSchool => "id template for students: the Student_Number",
             },
         }),
-        photo: Some(PhotoOption::new(Shape::Sized, limits)),
+        photo: Some(photo),
         concurrency: None,
     }
 }
@@ -113,17 +165,16 @@ pub struct Settings {
     /// Base name of the package files.
     pub package: String,
     pub profile: Profile,
-    /// Largest zip part (Infinite Campus); `u64::MAX` for no limit.
+    /// Largest zip part; `u64::MAX` for no limit.
     pub max_zip_bytes: u64,
 }
 
 impl Settings {
     /// Settings with the type's defaults, for code and tests.
     pub fn new(name: &str, kind: Kind, dir: impl Into<PathBuf>) -> Self {
-        let mut profile = Profile::jpeg(DEFAULT_WIDTH, DEFAULT_HEIGHT);
-        if kind == Kind::InfiniteCampus {
-            profile.max_bytes = Some(IC_MAX_BYTES);
-        }
+        let ((width, height), max_bytes) = defaults(kind);
+        let mut profile = Profile::jpeg(width, height);
+        profile.max_bytes = max_bytes;
         Settings {
             name: name.into(),
             kind,
@@ -136,12 +187,19 @@ impl Settings {
             }),
             package: name.into(),
             profile,
-            max_zip_bytes: if kind == Kind::InfiniteCampus {
-                IC_MAX_ZIP_BYTES
-            } else {
-                u64::MAX
-            },
+            max_zip_bytes: default_max_zip_bytes(kind),
         }
+    }
+}
+
+/// `max_zip_bytes` as configured, or the kind's default.
+fn max_zip_bytes(spec: &TargetSpec, configured: Option<u64>, kind: Kind) -> Result<u64> {
+    match configured {
+        Some(max) if max < 4096 => {
+            Err(spec.invalid("max_zip_bytes", format!("{max} is too small for any photo")))
+        }
+        Some(max) => Ok(max),
+        None => Ok(default_max_zip_bytes(kind)),
     }
 }
 
@@ -162,13 +220,25 @@ fn own_options(kind: Kind) -> Vec<OptionDoc> {
             "base name of the package files (<package>.zip, <package>.manifest.json)",
         ),
     ];
-    match kind {
-        Kind::InfiniteCampus => options.push(OptionDoc::optional(
+    options.push(match kind {
+        Kind::InfiniteCampus => OptionDoc::optional(
             "max_zip_bytes",
             "100000000",
-            "largest zip; the package is split into parts below it",
-        )),
-        Kind::PowerSchool => options.extend([
+            "largest zip; the package is split into numbered parts below it (Infinite Campus refuses zips of 100 MB or more: kb.infinitecampus.com/help/photo-import)",
+        ),
+        Kind::Aeries => OptionDoc::optional(
+            "max_zip_bytes",
+            "none",
+            "largest zip; the package is split into numbered parts below it (Aeries: \"you may need to separate your zipped file into several files\", support.aeries.com article 14000110642)",
+        ),
+        Kind::PowerSchool => OptionDoc::optional(
+            "max_zip_bytes",
+            "none",
+            "largest zip; the package is split into numbered parts below it, each with its own map file (set it to your server's upload limit)",
+        ),
+    });
+    if kind == Kind::PowerSchool {
+        options.extend([
             OptionDoc::optional(
                 "staff_id",
                 "\"{teacher_number}\"",
@@ -178,10 +248,9 @@ fn own_options(kind: Kind) -> Vec<OptionDoc> {
             OptionDoc::optional(
                 "staff_value",
                 "\"STAFF\"",
-                "the value of staff_column for staff (case ignored); staff go to a separate package",
+                "the value of staff_column for staff (case ignored); staff go to a separate package, as do people a source marked role = staff",
             ),
-        ]),
-        Kind::Aeries => {}
+        ]);
     }
     options
 }
@@ -204,12 +273,14 @@ impl TargetFactory for SisFactory {
         };
         let summary = match kind {
             Kind::PowerSchool => {
-                "PowerSchool Import Pictures package: flat zip of JPEGs + tab-delimited map"
+                "PowerSchool Import Pictures package: flat zip of JPEGs + tab-delimited map; 240x300 (limits: ps.powerschool-docs.com/pssis-admin/23.5/photo-management)"
             }
             Kind::InfiniteCampus => {
-                "Infinite Campus Photo Import package: zip of <id>.jpg, split below 100 MB"
+                "Infinite Campus Photo Import package: zip of <id>.jpg, 200x300 (2:3, shown at 175x263), 3 MB a file, split below 100 MB (limits: kb.infinitecampus.com/help/photo-import)"
             }
-            Kind::Aeries => "Aeries Mass Add Pictures package: zip of <permanent id>.jpg",
+            Kind::Aeries => {
+                "Aeries Mass Add Pictures package: zip of <permanent id>.jpg, at most 100 KB a picture (limits: support.aeries.com article 14000086068)"
+            }
         };
         TypeInfo::builtin(kind.type_name(), aliases, summary, &option_set(kind))
     }
@@ -227,25 +298,19 @@ impl TargetFactory for SisFactory {
                     column: c.staff_column.trim().to_lowercase(),
                     value: c.staff_value.clone(),
                 });
+                settings.max_zip_bytes = max_zip_bytes(spec, c.max_zip_bytes, kind)?;
                 (c.dir.clone(), c.package.clone(), o.profile()?, o.key()?)
             }
             Kind::InfiniteCampus => {
                 let o = spec.options::<InfiniteCampusConfig>(&shared)?;
                 let c = &o.own;
-                if let Some(max) = c.max_zip_bytes {
-                    if max < 4096 {
-                        return Err(spec.invalid(
-                            "max_zip_bytes",
-                            format!("{max} is too small for any photo"),
-                        ));
-                    }
-                    settings.max_zip_bytes = max;
-                }
+                settings.max_zip_bytes = max_zip_bytes(spec, c.max_zip_bytes, kind)?;
                 (c.dir.clone(), c.package.clone(), o.profile()?, o.key()?)
             }
             Kind::Aeries => {
                 let o = spec.options::<AeriesConfig>(&shared)?;
                 let c = &o.own;
+                settings.max_zip_bytes = max_zip_bytes(spec, c.max_zip_bytes, kind)?;
                 (c.dir.clone(), c.package.clone(), o.profile()?, o.key()?)
             }
         };

@@ -208,12 +208,17 @@ impl SisTarget {
             .join(format!("{}.manifest.json", self.settings.package))
     }
 
+    /// Staff are those whose `staff_column` holds `staff_value`, and those a source marked as
+    /// staff (`role = staff`: a PSPA row whose grade or title says `Faculty`, `Teacher`...).
     fn group_of(&self, person: &Person) -> Group {
         match &self.settings.staff {
             Some(s)
                 if person
                     .field(&s.column)
-                    .is_some_and(|v| v.eq_ignore_ascii_case(s.value.trim())) =>
+                    .is_some_and(|v| v.eq_ignore_ascii_case(s.value.trim()))
+                    || person
+                        .field(picday_core::source::pspa::ROLE_FIELD)
+                        .is_some_and(|v| v.eq_ignore_ascii_case("staff")) =>
             {
                 Group::Staff
             }
@@ -546,19 +551,26 @@ impl SisTarget {
                     });
                 }
             }
-            if self.settings.kind == Kind::PowerSchool && count > 0 {
-                let rows: Vec<(String, String)> = parts
-                    .iter()
-                    .flatten()
-                    .map(|item| (by_name[item.name.as_str()].id.clone(), item.name.clone()))
-                    .collect();
-                let map_name = format!("{base}.txt");
-                let mut file = Pending::new(&staging, &dir, &map_name)?;
-                let path = file.path().to_path_buf();
-                std::io::Write::write_all(file.file(), &powerschool_map(&rows))
-                    .map_err(|e| Error::io(&path, e))?;
-                pending.push(file);
-                manifest.files.push(map_name);
+            // PowerSchool imports one zip with its map at a time: each part has its own map
+            // (`<base>-part2.txt` beside `<base>-part2.zip`).
+            if self.settings.kind == Kind::PowerSchool {
+                for (n, part) in parts.iter().enumerate() {
+                    let rows: Vec<(String, String)> = part
+                        .iter()
+                        .map(|item| (by_name[item.name.as_str()].id.clone(), item.name.clone()))
+                        .collect();
+                    let map_name = if count == 1 {
+                        format!("{base}.txt")
+                    } else {
+                        format!("{base}-part{}.txt", n + 1)
+                    };
+                    let mut file = Pending::new(&staging, &dir, &map_name)?;
+                    let path = file.path().to_path_buf();
+                    std::io::Write::write_all(file.file(), &powerschool_map(&rows))
+                        .map_err(|e| Error::io(&path, e))?;
+                    pending.push(file);
+                    manifest.files.push(map_name);
+                }
             }
         }
         left_out.sort();
@@ -608,13 +620,17 @@ impl SisTarget {
             if current.contains(&name) {
                 continue;
             }
+            let powerschool = self.settings.kind == Kind::PowerSchool;
             let ours = bases.iter().any(|b| {
-                name == format!("{b}.zip")
-                    || (self.settings.kind == Kind::PowerSchool && name == format!("{b}.txt"))
-                    || name
-                        .strip_prefix(&format!("{b}-part"))
-                        .and_then(|r| r.strip_suffix(".zip"))
+                let part = |ext: &str| {
+                    name.strip_prefix(&format!("{b}-part"))
+                        .and_then(|r| r.strip_suffix(ext))
                         .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+                };
+                name == format!("{b}.zip")
+                    || (powerschool && name == format!("{b}.txt"))
+                    || part(".zip")
+                    || (powerschool && part(".txt"))
             });
             if ours {
                 let path = entry.path();
@@ -699,6 +715,26 @@ impl TargetIo for SisTarget {
                     "Infinite Campus refuses files over its upload limit (3 MB by default); set max_bytes".into(),
                 );
             }
+        }
+        if s.kind == Kind::Aeries
+            && s.profile
+                .max_bytes
+                .is_none_or(|m| m > crate::config::AERIES_MAX_BYTES)
+        {
+            report.warnings.push(format!(
+                "Aeries refuses pictures over 100 KB by default (its maximum picture size, {}); max_bytes is {}: set max_bytes = {} unless your district raised the limit",
+                crate::config::vendor_source(s.kind),
+                s.profile
+                    .max_bytes
+                    .map_or("not set".to_string(), |m| m.to_string()),
+                crate::config::AERIES_MAX_BYTES
+            ));
+        }
+        if s.max_zip_bytes != u64::MAX {
+            report.ok.push(format!(
+                "zips split into numbered parts of at most {} bytes",
+                s.max_zip_bytes
+            ));
         }
         Ok(report)
     }

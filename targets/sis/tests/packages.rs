@@ -205,7 +205,8 @@ async fn infinite_campus_splits_into_parts_below_the_limit_and_removes_stale_par
         assert!(size <= limit, "{part} is {size} bytes");
         for (name, bytes) in open_zip(&path) {
             assert!(bytes.len() <= 15_000, "{name} is {} bytes", bytes.len());
-            assert_eq!(dimensions(&bytes), (240, 300));
+            // Infinite Campus's default is 2:3 since issue 21 (it shows photos at 175x263).
+            assert_eq!(dimensions(&bytes), (200, 300));
             all.push(name);
         }
     }
@@ -479,5 +480,143 @@ async fn a_package_keeps_everyone_and_a_photo_is_sent_only_once_committed() {
         left,
         ["ae.manifest.json", "ae.zip"],
         "no staging folder or temporary file left"
+    );
+}
+
+#[tokio::test]
+async fn powerschool_puts_people_a_source_marked_as_staff_in_the_staff_package() {
+    // A PSPA row labelled `Faculty` (not the staff_value `STAFF`) that the source marked
+    // `role = staff` after joining the staff roster.
+    let portraits = picday_testkit::fixtures::portraits();
+    let teacher = Person::new(
+        portraits.join("0100200.jpg"),
+        [
+            ("grade", "Faculty"),
+            ("teacher_number", "T0042"),
+            (picday_core::source::pspa::ROLE_FIELD, "staff"),
+            ("last_name", "Park"),
+        ],
+    );
+    let student = Person::new(
+        portraits.join("0100201.jpg"),
+        [("grade", "K"), ("student_id", "1001")],
+    );
+    let d = tempfile::tempdir().unwrap();
+    let ps = build("powerschool", "ps", "dir = \".\"", d.path());
+    let summary = run(vec![teacher, student], &[("ps", ps)]).await;
+    assert_eq!(summary.count(Status::Sent), 2, "{:?}", summary.outcomes);
+    let staff = open_zip(&d.path().join("ps-staff.zip"));
+    assert_eq!(staff.keys().collect::<Vec<_>>(), ["T0042.jpg"]);
+    let students = open_zip(&d.path().join("ps.zip"));
+    assert_eq!(students.keys().collect::<Vec<_>>(), ["1001.jpg"]);
+}
+
+/// Issue 21: every import screen has an upload limit, so every kind splits; PowerSchool
+/// imports one zip with one map at a time, so each part has its own map.
+#[tokio::test]
+async fn powerschool_splits_into_numbered_parts_each_with_its_own_map() {
+    let d = tempfile::tempdir().unwrap();
+    let limit = 30_000u64;
+    let ps = build(
+        "powerschool",
+        "ps",
+        &format!(
+            "dir = \".\"\nmax_zip_bytes = {limit}\nmax_bytes = 12000\nstaff_id = \"{{student_id}}\""
+        ),
+        d.path(),
+    );
+    let summary = run(people(), &[("ps", ps)]).await;
+    assert_eq!(summary.count(Status::Sent), 5, "{:?}", summary.outcomes);
+    let m = manifest(&d.path().join("ps.manifest.json"));
+    let zips: Vec<&String> = m
+        .files
+        .iter()
+        .filter(|f| f.starts_with("ps-part"))
+        .collect();
+    assert!(zips.len() >= 4, "{:?}", m.files);
+    let mut mapped = Vec::new();
+    for zip in zips.iter().filter(|f| f.ends_with(".zip")) {
+        let map = zip.replace(".zip", ".txt");
+        assert!(m.files.contains(&map), "{map} beside {zip}: {:?}", m.files);
+        let size = std::fs::metadata(d.path().join(zip)).unwrap().len();
+        assert!(size <= limit, "{zip} is {size} bytes");
+        let names: Vec<String> = open_zip(&d.path().join(zip)).into_keys().collect();
+        let text = std::fs::read_to_string(d.path().join(&map)).unwrap();
+        let listed: Vec<String> = text
+            .lines()
+            .map(|l| l.split('\t').nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(listed, names, "{map} lists exactly the photos of {zip}");
+        mapped.extend(listed);
+    }
+    mapped.sort();
+    assert_eq!(
+        mapped.len(),
+        4,
+        "every student in exactly one part: {mapped:?}"
+    );
+    assert!(!d.path().join("ps.txt").exists());
+
+    // One zip again: the part files and their maps go.
+    let ps = build(
+        "powerschool",
+        "ps",
+        "dir = \".\"\nstaff_id = \"{student_id}\"",
+        d.path(),
+    );
+    run(people(), &[("ps", ps)]).await;
+    assert_eq!(
+        files_in(d.path()),
+        [
+            "ps-staff.txt",
+            "ps-staff.zip",
+            "ps.manifest.json",
+            "ps.txt",
+            "ps.zip"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn aeries_keeps_pictures_within_100_kb_and_check_warns_above() {
+    let d = tempfile::tempdir().unwrap();
+    let ae = build("aeries", "ae", "dir = \".\"", d.path());
+    assert_eq!(ae.info().capabilities.profile.max_bytes, Some(100_000));
+    let report = ae.check().await.unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let big = build("aeries", "ae", "dir = \".\"\nmax_bytes = 250000", d.path());
+    let report = big.check().await.unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("100 KB") && w.contains("support.aeries.com")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[tokio::test]
+async fn infinite_campus_defaults_to_its_2_by_3_slot() {
+    let d = tempfile::tempdir().unwrap();
+    let ic = build("infinite-campus", "ic", "dir = \".\"", d.path());
+    let p = ic.info().capabilities.profile;
+    assert_eq!(
+        (p.width, p.height, p.max_bytes),
+        (200, 300, Some(3_000_000))
+    );
+    let report = ic.check().await.unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let stretched = build(
+        "infinite-campus",
+        "ic",
+        "dir = \".\"\nwidth = 240\nheight = 300",
+        d.path(),
+    );
+    let report = stretched.check().await.unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.contains("175x263")),
+        "{:?}",
+        report.warnings
     );
 }

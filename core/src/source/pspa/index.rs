@@ -154,6 +154,8 @@ pub(super) struct ParsedIndex {
     pub(super) format: String,
     /// The rows, named: people without a photo yet.
     pub(super) rows: Vec<Person>,
+    /// Set when the layout was guessed from narrow rows.
+    pub(super) warning: Option<String>,
 }
 
 /// Splits an index into named rows: delimiter and header row detected, columns named by the
@@ -181,6 +183,7 @@ pub(super) fn parse_index(path: &Path, text: &str, options: &PspaOptions) -> Res
         let c = r.get(2).unwrap_or("").trim().to_lowercase();
         !IMAGE_EXTENSIONS.iter().any(|ext| c.ends_with(ext))
     });
+    let mut guessed = None;
     let (names, layout, data) = if header {
         let (_, h) = &records[0];
         let names: Vec<String> = h
@@ -198,24 +201,11 @@ pub(super) fn parse_index(path: &Path, text: &str, options: &PspaOptions) -> Res
         }
         (names, Layout::Header, &records[1..])
     } else {
-        let layout = match options.layout {
-            Layout::Auto | Layout::Header => {
-                let mut widths: BTreeMap<usize, usize> = BTreeMap::new();
-                for (_, r) in &records {
-                    *widths.entry(r.len()).or_insert(0) += 1;
-                }
-                let width = widths
-                    .iter()
-                    .max_by_key(|(w, n)| (**n, **w))
-                    .map_or(13, |(w, _)| *w);
-                match width {
-                    7 => Layout::Pictavo,
-                    8 => Layout::CreatorStudio,
-                    _ => Layout::Standard,
-                }
-            }
-            other => other,
+        let (layout, why) = match options.layout {
+            Layout::Auto | Layout::Header => guess_layout(&records),
+            other => (other, None),
         };
+        guessed = why;
         let mut names = layout.columns();
         names.extend(options.extra_columns.iter().cloned());
         (names, layout, &records[..])
@@ -262,7 +252,56 @@ pub(super) fn parse_index(path: &Path, text: &str, options: &PspaOptions) -> Res
             }
         })
         .collect();
-    Ok(ParsedIndex { format, rows })
+    let warning = guessed.map(|why| {
+        format!(
+            "{}: layout guessed as {layout} from rows of at most {width} fields ({why}); if the producer dropped a standard file's trailing empty fields, set [source] layout = \"standard\"",
+            path.display()
+        )
+    });
+    Ok(ParsedIndex {
+        format,
+        rows,
+        warning,
+    })
+}
+
+/// The layout of an index without a header row, and why, when it was guessed from narrow
+/// rows. A standard file whose producer dropped the trailing empty fields has rows of 7 or 8
+/// fields too: any row of 9 or more fields, or a numeric period column (the 8th), says it is
+/// standard; else the most common width decides (7 Pictavo, 8 Creator Studio).
+fn guess_layout(records: &[(u64, csv::StringRecord)]) -> (Layout, Option<String>) {
+    let widest = records.iter().map(|(_, r)| r.len()).max().unwrap_or(13);
+    if widest >= 9 {
+        let why = (widest < 13).then(|| "a row has 9 or more fields".to_string());
+        return (Layout::Standard, why);
+    }
+    let numeric_period = records.iter().any(|(_, r)| {
+        r.get(7)
+            .map(str::trim)
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if numeric_period {
+        return (
+            Layout::Standard,
+            Some("the 8th column, the period, is a number".into()),
+        );
+    }
+    let mut widths: BTreeMap<usize, usize> = BTreeMap::new();
+    for (_, r) in records {
+        *widths.entry(r.len()).or_insert(0) += 1;
+    }
+    let width = widths
+        .iter()
+        .max_by_key(|(w, n)| (**n, **w))
+        .map_or(13, |(w, _)| *w);
+    match width {
+        7 => (Layout::Pictavo, Some("most rows have 7 fields".into())),
+        8 => (
+            Layout::CreatorStudio,
+            Some("most rows have 8 fields".into()),
+        ),
+        _ => (Layout::Standard, Some("rows of 6 fields or fewer".into())),
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 //! or is left out with the reason; then rows that name one person twice are settled. Never a
 //! guess: a photo on the wrong student is worse than no photo.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
+use super::grades::Grades;
 use super::roster::{Roster, normalize};
-use super::{MatchStats, PspaOptions, Reason, Unmatched};
+use super::{MatchStats, PspaOptions, ROLE_FIELD, Reason, Retake, Unmatched};
 use crate::model::Person;
+use crate::source::config::Duplicates;
 use crate::source::{KeyFields, RowProblem};
 
 /// Folder listings, for finding image files whose name differs only by case (deliveries are
@@ -78,6 +80,7 @@ pub(super) fn resolve_row(
     options: &PspaOptions,
     key_fields: &KeyFields,
     files: &mut FileCache,
+    equivalences: &mut BTreeMap<String, usize>,
 ) -> std::result::Result<(Person, Option<usize>), LeftOut> {
     let get = |f: &str| row.fields.get(f).map(String::as_str).unwrap_or("").trim();
     let file = get("image_file_name");
@@ -106,30 +109,57 @@ pub(super) fn resolve_row(
             None,
         ));
     };
+    let staff = options.is_staff(&row, |f| f);
     let matched = match roster {
         None => None,
         Some(roster) => {
-            let key: Vec<String> = options.match_on.iter().map(|f| normalize(get(f))).collect();
-            let shown = options
-                .match_on
+            let index = roster.index(staff);
+            let key: Vec<String> = index
+                .fields
+                .iter()
+                .map(|f| options.match_value(f, get(f)))
+                .collect();
+            let shown = index
+                .fields
                 .iter()
                 .map(|f| format!("{f}={}", get(f)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            match roster.matches(&key) {
+            let whom = if staff { "staff " } else { "" };
+            match index.matches(&key) {
                 [] => {
-                    let hint = roster.near_miss(&key, &options.match_on);
+                    let hint = index.near_miss(&key, &roster.rows);
                     return Err((
                         left_out(
                             &row,
                             Reason::NoMatch,
-                            format!("no one in the roster has {shown}{hint}"),
-                            "check the spelling in the index and the roster, or add the person to the roster",
+                            format!("no one in the {whom}roster has {shown}{hint}"),
+                            if staff {
+                                "a staff row (its grade or title says so) is matched with staff only, without grade: check the spelling, or give the staff in [source] staff_roster"
+                            } else {
+                                "check the spelling in the index and the roster, or add the person to the roster"
+                            },
                         ),
                         None,
                     ));
                 }
-                [one] => Some(*one),
+                [one] => {
+                    if let Some(column) = index.column_of("grade") {
+                        let ours = get("grade");
+                        let theirs = roster.rows[*one]
+                            .fields
+                            .get(column)
+                            .map_or("", String::as_str);
+                        if normalize(ours) != normalize(theirs) {
+                            let meaning = Grades::meaning(&options.grades.canonical(ours))
+                                .map_or(String::new(), |m| format!(" ({m})"));
+                            *equivalences
+                                .entry(format!("{} = {}{meaning}", ours, theirs.trim()))
+                                .or_insert(0) += 1;
+                        }
+                    }
+                    Some(*one)
+                }
                 many => {
                     let lines: Vec<String> = many
                         .iter()
@@ -140,7 +170,7 @@ pub(super) fn resolve_row(
                             &row,
                             Reason::Ambiguous,
                             format!(
-                                "{} roster people have {shown} (roster lines {}); not guessed",
+                                "{} {whom}roster people have {shown} (roster lines {}); not guessed",
                                 many.len(),
                                 lines.join(", ")
                             ),
@@ -160,6 +190,12 @@ pub(super) fn resolve_row(
         // The roster is the SIS's truth: its values win for fields both have.
         person.fields.extend(found.fields.clone());
         matched_note = format!(" (matched roster line {})", found.origin.line);
+    }
+    if staff {
+        person
+            .fields
+            .entry(ROLE_FIELD.to_string())
+            .or_insert_with(|| "staff".to_string());
     }
     if let Some(missing) = key_fields.missing(&person) {
         let u = left_out(
@@ -190,13 +226,50 @@ pub(super) fn resolve_row(
     }
 }
 
-/// Two rows for the same roster person (or the same key value) with different photos: both
-/// are left out, since picday cannot know which photo is right. Same photo twice: used once.
+/// How an image row's size ranks when one person has several rows: `LARGE` is the portrait,
+/// `SMALL` its thumbnail.
+fn size_rank(person: &Person) -> u8 {
+    match person
+        .field("image_size")
+        .map(|s| s.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("LARGE") => 2,
+        Some("SMALL") => 0,
+        _ => 1,
+    }
+}
+
+/// Whether the rows of a group are one person: all matched to one roster row, or, without a
+/// roster, all with the same name.
+fn one_person(rows: &[(Person, Option<usize>)], group: &[usize]) -> bool {
+    let first = &rows[group[0]];
+    match first.1 {
+        Some(r) => group.iter().all(|&i| rows[i].1 == Some(r)),
+        None => {
+            let name = |p: &Person| {
+                ["last_name", "first_name"]
+                    .map(|f| normalize(p.field(f).unwrap_or("")))
+                    .to_vec()
+            };
+            let n = name(&first.0);
+            !n.iter().all(String::is_empty) && group.iter().all(|&i| name(&rows[i].0) == n)
+        }
+    }
+}
+
+/// Rows that name one person (the same roster person, or the same key) with different
+/// photos. Rows of one person are a retake (or the `SMALL` and `LARGE` images of one
+/// portrait): `LARGE` wins over `SMALL`, then the later row (or the earlier, or none, as
+/// `duplicates` says), and [`Retake`] records which row was used and why. Rows of different
+/// people with one key are all left out: picday cannot know whose photo is right. The same
+/// photo twice is used once.
 pub(super) fn drop_same_person(
     rows: Vec<(Person, Option<usize>)>,
     key_fields: &KeyFields,
     stats: &mut MatchStats,
     roster: Option<&Roster>,
+    duplicates: Duplicates,
 ) -> Vec<(Person, Option<usize>)> {
     let mut drop = vec![false; rows.len()];
     let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
@@ -222,6 +295,10 @@ pub(super) fn drop_same_person(
     let mut groups: Vec<_> = groups.into_iter().filter(|(_, g)| g.len() > 1).collect();
     groups.sort();
     for ((what, _), group) in groups {
+        let group: Vec<usize> = group.into_iter().filter(|&i| !drop[i]).collect();
+        if group.len() < 2 {
+            continue;
+        }
         let first = &rows[group[0]].0;
         if group.iter().all(|&i| rows[i].0.photo == first.photo) {
             for &i in &group[1..] {
@@ -233,25 +310,79 @@ pub(super) fn drop_same_person(
             .iter()
             .map(|&i| rows[i].0.origin.line.to_string())
             .collect();
-        for &i in &group {
-            if drop[i] {
+        let same = if what == "roster" {
+            "the same roster person".to_string()
+        } else {
+            format!("the same {what}")
+        };
+        let one = one_person(&rows, &group);
+        if one {
+            let best = group
+                .iter()
+                .map(|&i| size_rank(&rows[i].0))
+                .max()
+                .unwrap_or(1);
+            let candidates: Vec<usize> = group
+                .iter()
+                .copied()
+                .filter(|&i| size_rank(&rows[i].0) == best)
+                .collect();
+            let by_size = candidates.len() < group.len();
+            let chosen = match duplicates {
+                _ if candidates.len() == 1 => candidates.first().copied(),
+                Duplicates::Last => candidates.last().copied(),
+                Duplicates::First => candidates.first().copied(),
+                Duplicates::Error => None,
+            };
+            if let Some(used) = chosen {
+                let why = if by_size && candidates.len() == 1 {
+                    "the LARGE image, not the SMALL one".to_string()
+                } else {
+                    match duplicates {
+                        Duplicates::First => {
+                            "the first row ([source] duplicates = \"first\")".to_string()
+                        }
+                        _ => "the later row, a retake ([source] duplicates = \"last\")".to_string(),
+                    }
+                };
+                for &i in &group {
+                    drop[i] = i != used;
+                }
+                stats.retakes.push(Retake {
+                    person: rows[used].0.label(),
+                    used: rows[used].0.origin.clone(),
+                    not_used: group
+                        .iter()
+                        .filter(|&&i| i != used)
+                        .map(|&i| rows[i].0.origin.line)
+                        .collect(),
+                    why,
+                });
                 continue;
             }
+        }
+        for &i in &group {
             drop[i] = true;
-            let same = if what == "roster" {
-                "the same roster person".to_string()
+            let (message, advice) = if one {
+                (
+                    format!(
+                        "index lines {} are {same} with different photos; none is used ([source] duplicates = \"error\")",
+                        lines.join(", ")
+                    ),
+                    "keep one row per person, or set [source] duplicates = \"last\" to use the retake",
+                )
             } else {
-                format!("the same {what}")
+                (
+                    format!(
+                        "index lines {} are different people with {same}; none is used",
+                        lines.join(", ")
+                    ),
+                    "give each person their own id in the roster, or fix the names in the index",
+                )
             };
-            stats.unmatched.push(*left_out(
-                &rows[i].0,
-                Reason::SamePerson,
-                format!(
-                    "index lines {} are {same} with different photos; none is used",
-                    lines.join(", ")
-                ),
-                "keep one row per person (the retake, if there is one)",
-            ));
+            stats
+                .unmatched
+                .push(*left_out(&rows[i].0, Reason::SamePerson, message, advice));
         }
     }
     rows.into_iter()

@@ -13,6 +13,7 @@
 //! The result is an ordinary [`Mapping`], so the engine and the targets do not care where the
 //! people came from; [`MatchStats`] says how the join went, for `picday check`.
 
+mod grades;
 mod index;
 mod join;
 mod roster;
@@ -25,14 +26,24 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use grades::Grades;
 pub use index::STANDARD_COLUMNS;
 pub use roster::normalize;
 
 use crate::error::{Error, Result};
+use crate::model::{Origin, Person, Template};
 pub use crate::source::config::Layout;
-use crate::source::config::SourceConfig;
+use crate::source::config::{Duplicates, SourceConfig};
 use crate::source::table::decode_text;
 use crate::source::{KeyFields, Mapping, RowProblem};
+
+/// The grade or title values that mark a row as staff by default (compared as [`normalize`]
+/// compares them).
+pub const DEFAULT_STAFF_VALUES: [&str; 5] = ["Staff", "Faculty", "FAC", "Teacher", "Admin"];
+
+/// The field a source sets to `staff` on staff rows; SIS targets put such people in their
+/// staff package, keyed by the staff id.
+pub const ROLE_FIELD: &str = "role";
 
 /// The index fields compared with the roster by default.
 pub const DEFAULT_MATCH_ON: [&str; 3] = ["last_name", "first_name", "grade"];
@@ -49,6 +60,16 @@ pub struct PspaOptions {
     pub layout: Layout,
     /// Names for the columns after the layout's, when there is no header row.
     pub extra_columns: Vec<String>,
+    /// Which row is used when one person has several.
+    pub duplicates: Duplicates,
+    /// Grade or title values that mark staff, normalised.
+    pub staff_values: Vec<String>,
+    /// A row is also staff when this template renders.
+    pub staff_when: Option<Template>,
+    /// The staff roster, joined to staff rows.
+    pub staff_roster: Option<PathBuf>,
+    /// How the `grade` match field is compared.
+    pub grades: Grades,
 }
 
 impl Default for PspaOptions {
@@ -59,6 +80,11 @@ impl Default for PspaOptions {
             roster_columns: BTreeMap::new(),
             layout: Layout::Auto,
             extra_columns: Vec::new(),
+            duplicates: Duplicates::Last,
+            staff_values: DEFAULT_STAFF_VALUES.iter().map(|v| normalize(v)).collect(),
+            staff_when: None,
+            staff_roster: None,
+            grades: Grades::default(),
         }
     }
 }
@@ -91,6 +117,48 @@ impl PspaOptions {
                 .as_ref()
                 .map(field_names)
                 .unwrap_or_default(),
+            duplicates: source.duplicates.unwrap_or_default(),
+            staff_values: source
+                .staff_values
+                .as_ref()
+                .map(|v| v.iter().map(|v| normalize(v)).collect())
+                .unwrap_or(defaults.staff_values),
+            staff_when: source.staff_when.clone(),
+            staff_roster: source.staff_roster.as_ref().map(|r| base_dir.join(r)),
+            grades: Grades::new(&source.grade_values.clone().unwrap_or_default()),
+        }
+    }
+
+    /// Whether a row is staff: its grade or title is one of `staff_values`, or `staff_when`
+    /// renders on it. `column` names the row's column of an index field.
+    fn is_staff<'a>(&'a self, row: &Person, column: impl Fn(&'a str) -> &'a str) -> bool {
+        let marked = ["grade", "title"].iter().any(|f| {
+            row.field(column(f))
+                .is_some_and(|v| self.staff_values.contains(&normalize(v)))
+        });
+        marked
+            || self
+                .staff_when
+                .as_ref()
+                .is_some_and(|t| t.render(row).is_ok_and(|v| !v.trim().is_empty()))
+    }
+
+    /// The fields staff rows are matched on: `match_on` without `grade`.
+    fn staff_match_on(&self) -> Vec<String> {
+        self.match_on
+            .iter()
+            .filter(|f| *f != "grade")
+            .cloned()
+            .collect()
+    }
+
+    /// A match field's value as the join compares it: grades by what they mean, everything
+    /// else by [`normalize`].
+    fn match_value(&self, field: &str, value: &str) -> String {
+        if field == "grade" {
+            self.grades.canonical(value)
+        } else {
+            normalize(value)
         }
     }
 
@@ -159,6 +227,38 @@ pub struct MatchStats {
     pub unmatched: Vec<Unmatched>,
     /// Roster people no index row was matched to (label and roster line).
     pub roster_without_photo: Vec<(String, u64)>,
+    /// Grades written differently on the two sides of a match, and how many rows each
+    /// equivalence joined: "K = 0 (kindergarten)" -> 3.
+    pub grade_equivalences: BTreeMap<String, usize>,
+    /// People with several rows (retakes, SMALL and LARGE images): the row used and why.
+    pub retakes: Vec<Retake>,
+    /// What `check` warns about the delivery (a layout guessed from narrow rows).
+    pub warnings: Vec<String>,
+}
+
+/// One person on several index rows, settled: which row was used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retake {
+    pub person: String,
+    /// The row whose photo is used.
+    pub used: Origin,
+    /// The lines of the other rows.
+    pub not_used: Vec<u64>,
+    pub why: String,
+}
+
+impl fmt::Display for Retake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let others: Vec<String> = self.not_used.iter().map(u64::to_string).collect();
+        write!(
+            f,
+            "{} {}: this row is used, line {} not: {}",
+            self.used,
+            self.person,
+            others.join(", "),
+            self.why
+        )
+    }
 }
 
 impl MatchStats {
@@ -178,6 +278,9 @@ impl fmt::Display for MatchStats {
         for (file, format) in self.index_files.iter().zip(&self.formats) {
             writeln!(f, "PSPA index {}: {format}", file.display())?;
         }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
         match &self.roster {
             Some(r) => writeln!(
                 f,
@@ -187,6 +290,14 @@ impl fmt::Display for MatchStats {
                 self.match_on.join(", ")
             )?,
             None => writeln!(f, "no roster: people have only the index's fields")?,
+        }
+        if !self.grade_equivalences.is_empty() {
+            let used: Vec<String> = self
+                .grade_equivalences
+                .iter()
+                .map(|(e, n)| format!("{e}: {n} rows"))
+                .collect();
+            writeln!(f, "grades compared by meaning: {}", used.join("; "))?;
         }
         writeln!(
             f,
@@ -206,6 +317,16 @@ impl fmt::Display for MatchStats {
                 };
                 writeln!(f, "    {}{who}: {}", p.origin, p.message)?;
                 writeln!(f, "      -> {}", p.advice)?;
+            }
+        }
+        if !self.retakes.is_empty() {
+            writeln!(
+                f,
+                "{} people on several rows (retakes):",
+                self.retakes.len()
+            )?;
+            for r in &self.retakes {
+                writeln!(f, "    {r}")?;
             }
         }
         if self.roster.is_some() {
@@ -266,6 +387,10 @@ pub fn read_delivery(
         let parsed = index::parse_index(index, &text, options)?;
         stats.index_files.push(index.clone());
         stats.formats.push(parsed.format);
+        if let Some(w) = parsed.warning {
+            notes.push(w.clone());
+            stats.warnings.push(w);
+        }
         let volume_dir = index.parent().unwrap_or(Path::new("")).to_path_buf();
         let mut files = join::FileCache::default();
         for row in parsed.rows {
@@ -277,6 +402,7 @@ pub fn read_delivery(
                 options,
                 key_fields,
                 &mut files,
+                &mut stats.grade_equivalences,
             ) {
                 Ok(done) => rows.push(done),
                 Err((u, matched)) => {
@@ -286,7 +412,19 @@ pub fn read_delivery(
             }
         }
     }
-    let people = join::drop_same_person(rows, key_fields, &mut stats, roster.as_ref());
+    let people = join::drop_same_person(
+        rows,
+        key_fields,
+        &mut stats,
+        roster.as_ref(),
+        options.duplicates,
+    );
+    notes.extend(
+        stats
+            .retakes
+            .iter()
+            .map(|r| format!("several rows for one person: {r}")),
+    );
     if let Some(roster) = &roster {
         stats.roster_without_photo =
             join::roster_without_photo(roster, &people, &found_but_left_out);

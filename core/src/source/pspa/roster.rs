@@ -34,32 +34,40 @@ pub fn normalize(value: &str) -> String {
     }
 }
 
-/// The roster, indexed by the normalised match fields.
+/// The roster rows, indexed by the normalised match fields: students on every match field,
+/// staff on the match fields without `grade` (a teacher's grade says nothing).
 pub(super) struct Roster {
     pub(super) path: PathBuf,
     pub(super) rows: Vec<Person>,
+    students: Index,
+    staff: Index,
+}
+
+/// Roster rows by their match fields.
+pub(super) struct Index {
     by_key: HashMap<Vec<String>, Vec<usize>>,
     /// Per left-out match field: the key without it, for "why did it not match".
     partial: Vec<HashMap<Vec<String>, Vec<usize>>>,
+    /// The index fields matched on, and the roster column of each.
+    pub(super) fields: Vec<String>,
     columns: Vec<String>,
 }
 
 impl Roster {
-    pub(super) fn read(
+    /// Reads a roster CSV: its rows, each a person without a photo, and its header. Every
+    /// match field must have its column.
+    pub(super) fn read_rows(
         path: &Path,
         options: &PspaOptions,
+        fields: &[String],
         notes: &mut Vec<String>,
-    ) -> Result<Roster> {
+    ) -> Result<Vec<Person>> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::io(path, e).prefixed("cannot read the roster"))?;
         let text = decode_text(&bytes, notes);
         let (mut reader, headers) = csv_with_header(path, &text)?;
-        let columns: Vec<String> = options
-            .match_on
-            .iter()
-            .map(|f| options.roster_column(f).to_string())
-            .collect();
-        for c in &columns {
+        for f in fields {
+            let c = options.roster_column(f);
             if !headers.iter().any(|h| h == c) {
                 return Err(Error::config(format!(
                     "{}: the roster has no `{c}` column to match on (it has: {}); set [source] match_on or roster_columns",
@@ -88,25 +96,84 @@ impl Roster {
                 },
             });
         }
-        let mut roster = Roster {
+        Ok(rows)
+    }
+
+    /// Reads the roster, and the staff roster if there is one, and indexes them: staff rows
+    /// (every row of the staff roster, and the roster's rows that [`PspaOptions::is_staff`]
+    /// says are staff) apart from students.
+    pub(super) fn read(
+        path: &Path,
+        options: &PspaOptions,
+        notes: &mut Vec<String>,
+    ) -> Result<Roster> {
+        let mut rows = Self::read_rows(path, options, &options.match_on, notes)?;
+        let staff_fields = options.staff_match_on();
+        let mut staff: Vec<bool> = rows
+            .iter()
+            .map(|r| options.is_staff(r, |f| options.roster_column(f)))
+            .collect();
+        if let Some(staff_path) = &options.staff_roster {
+            let more = Self::read_rows(staff_path, options, &staff_fields, notes)?;
+            staff.extend(more.iter().map(|_| true));
+            rows.extend(more);
+        }
+        let students = Index::new(&rows, &options.match_on, options, |i| !staff[i]);
+        let staff = Index::new(&rows, &staff_fields, options, |i| staff[i]);
+        Ok(Roster {
             path: path.to_path_buf(),
             rows,
+            students,
+            staff,
+        })
+    }
+
+    /// The index staff rows (`staff`) or student rows are matched with.
+    pub(super) fn index(&self, staff: bool) -> &Index {
+        if staff { &self.staff } else { &self.students }
+    }
+}
+
+impl Index {
+    /// Indexes the roster rows that `keep` keeps by the match fields `fields` (index field
+    /// names), compared as [`PspaOptions::match_value`] compares them.
+    fn new(
+        rows: &[Person],
+        fields: &[String],
+        options: &PspaOptions,
+        keep: impl Fn(usize) -> bool,
+    ) -> Index {
+        let columns: Vec<String> = fields
+            .iter()
+            .map(|f| options.roster_column(f).to_string())
+            .collect();
+        let mut index = Index {
             by_key: HashMap::new(),
             partial: vec![HashMap::new(); columns.len()],
+            fields: fields.to_vec(),
             columns,
         };
-        for i in 0..roster.rows.len() {
-            let key: Vec<String> = roster
-                .columns
+        for (i, row) in rows.iter().enumerate().filter(|(i, _)| keep(*i)) {
+            let key: Vec<String> = index
+                .fields
                 .iter()
-                .map(|c| normalize(roster.rows[i].fields.get(c).map_or("", String::as_str)))
+                .zip(&index.columns)
+                .map(|(f, c)| options.match_value(f, row.fields.get(c).map_or("", String::as_str)))
                 .collect();
-            for (skip, partial) in roster.partial.iter_mut().enumerate() {
+            for (skip, partial) in index.partial.iter_mut().enumerate() {
                 partial.entry(without(&key, skip)).or_default().push(i);
             }
-            roster.by_key.entry(key).or_default().push(i);
+            index.by_key.entry(key).or_default().push(i);
         }
-        Ok(roster)
+        index
+    }
+
+    /// The roster column of a match field.
+    pub(super) fn column_of(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .position(|f| f == field)
+            .map(|i| self.columns[i].as_str())
     }
 
     /// The roster rows whose normalised match fields are `key`.
@@ -116,7 +183,7 @@ impl Roster {
 
     /// Why `key` matched no one, when it is one field away from some rows: "; only `grade`
     /// differs: roster line 2 has grade=9" (`match_on` names the fields as the index does).
-    pub(super) fn near_miss(&self, key: &[String], match_on: &[String]) -> String {
+    pub(super) fn near_miss(&self, key: &[String], rows: &[Person]) -> String {
         self.partial
             .iter()
             .enumerate()
@@ -127,7 +194,7 @@ impl Roster {
                     .iter()
                     .take(3)
                     .map(|&i| {
-                        let r = &self.rows[i];
+                        let r = &rows[i];
                         format!(
                             "line {} has {column}={}",
                             r.origin.line,
@@ -137,7 +204,7 @@ impl Roster {
                     .collect();
                 Some(format!(
                     "; only `{}` differs: roster {}",
-                    match_on[skip],
+                    self.fields[skip],
                     values.join(", ")
                 ))
             })
