@@ -47,8 +47,12 @@ impl History {
         })
     }
 
-    /// Opens the state beside `config` for a command that changes targets (restore).
-    pub fn for_change(config: &Config, what: &str) -> anyhow::Result<History> {
+    /// Opens the state beside `config` for a command that changes targets (restore, remove)
+    /// or reads them (export). A dry run reads the state only, like a push's.
+    pub fn for_change(config: &Config, what: &str, dry_run: bool) -> anyhow::Result<History> {
+        if dry_run {
+            return Self::for_push(config, true, true);
+        }
         warn_if_shared(config);
         Ok(History {
             state: Some(Arc::new(State::open(&config.base_dir, what)?)),

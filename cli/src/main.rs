@@ -118,6 +118,11 @@ enum Command {
     Completions(commands::completions::Args),
     /// Print picday's manual page (roff), or write one page per command into a folder.
     Man(commands::man::Args),
+    /// Take photos down (opted-out people, named ones, leavers), backing each up first; a run
+    /// that `restore` undoes.
+    Remove(commands::remove::Args),
+    /// Read every mapped person's current photo from a target into a folder; changes nothing.
+    Export(commands::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +151,8 @@ fn main() -> ExitCode {
             Command::Restore(args) => commands::restore::run(&cli.config, args, cli.json).await,
             Command::Completions(args) => commands::completions::run(args),
             Command::Man(args) => commands::man::run(args),
+            Command::Remove(args) => commands::remove::run(&cli.config, args, cli.json).await,
+            Command::Export(args) => commands::export::run(&cli.config, args, cli.json).await,
         }
     });
     exit::code(result, cli.json)

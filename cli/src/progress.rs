@@ -50,6 +50,10 @@ impl Observer for Bars {
         }
     }
 
+    fn photo_loaded(&self, _photo: &picday_core::Photo) {
+        self.photos.inc(1);
+    }
+
     fn outcome(&self, outcome: &Outcome) {
         self.sends.inc(1);
         if outcome.status == picday_core::Status::Failed {

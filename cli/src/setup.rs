@@ -120,13 +120,29 @@ impl Loaded {
     }
 
     /// Reads the people, once, with what the source has to say about how it was read.
+    /// With `[source] opt_out`, a template column the mapping does not have is a usage error
+    /// (a misspelt column would make nobody opted out), and rows whose value is neither yes
+    /// nor no are left out with advice.
     pub fn input(&self) -> anyhow::Result<Input> {
-        let input = source::load(
+        let mut input = source::load(
             &self.config.source,
             &self.config.base_dir,
             &self.key_fields(),
         )
         .map_err(usage)?;
+        if let Some(template) = &self.config.source.opt_out {
+            let opt_out = source::OptOut::new(template.clone());
+            let missing = opt_out.missing_columns(&input.mapping.people);
+            if !missing.is_empty() {
+                return Err(usage(format_args!(
+                    "{}: [source] opt_out = \"{}\" reads the column(s) {}, which no row of the mapping has",
+                    self.config.path.display(),
+                    template.as_str(),
+                    missing.join(", ")
+                )));
+            }
+            opt_out.screen(&mut input.mapping);
+        }
         tracing::info!(
             "{} people loaded from the source of {}, {} rows left out",
             input.mapping.people.len(),

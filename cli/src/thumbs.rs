@@ -115,4 +115,9 @@ impl Observer for Tee {
             o.photo_unchanged(person);
         }
     }
+    fn photo_loaded(&self, photo: &Photo) {
+        for o in &self.0 {
+            o.photo_loaded(photo);
+        }
+    }
 }

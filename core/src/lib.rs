@@ -28,6 +28,6 @@ pub use options::{ConcurrencyOption, KeyOption, OptionSet, PhotoOption, Shape, S
 pub use registry::{OptionDoc, Registry, TargetFactory, TypeInfo};
 pub use secret::{Secret, SecretSource};
 pub use target::{
-    Capabilities, CheckReport, Receipt, RetryPolicy, Target, TargetInfo, TargetIo, ensure_profile,
-    shared_places,
+    Capabilities, CheckReport, PhotoInfo, Receipt, RetryPolicy, Target, TargetInfo, TargetIo,
+    ensure_profile, shared_places,
 };

@@ -104,6 +104,9 @@ pub struct TargetInfo {
     /// overwrite each other's photos, so configurations with such a pair are refused
     /// ([`shared_places`]). `None`: a service whose place is not ours to compare.
     pub place: Option<String>,
+    /// For a target that cannot remove photos: how to remove them where it sends them (a SIS
+    /// package: which screen of the SIS does it). `picday remove` prints it.
+    pub delete_advice: Option<String>,
 }
 
 impl TargetInfo {
@@ -136,6 +139,7 @@ impl TargetInfo {
             backup_required: false,
             settings: BTreeMap::new(),
             place: None,
+            delete_advice: None,
         }
     }
 
@@ -190,6 +194,12 @@ impl TargetInfo {
     /// [`TargetInfo::backup_required`]).
     pub fn backup_required(mut self, yes: bool) -> Self {
         self.backup_required = yes;
+        self
+    }
+    /// What to tell a user who asks this target to remove photos when it cannot (see
+    /// [`TargetInfo::delete_advice`]).
+    pub fn delete_advice(mut self, advice: impl Into<String>) -> Self {
+        self.delete_advice = Some(advice.into());
         self
     }
     /// One of the settings that shape what is sent (see [`TargetInfo::settings`]).
@@ -297,6 +307,40 @@ impl Receipt {
     }
 }
 
+/// What a target can say about a person's current photo without sending its bytes: whatever
+/// the service tells (a size, the dimensions it stores, when it changed). Every field is
+/// optional: a service that only says "there is one" answers `PhotoInfo::default()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PhotoInfo {
+    /// Size in bytes, when the service says.
+    pub bytes: Option<u64>,
+    /// Width and height in pixels, when the service says.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// When the photo last changed (RFC 3339), when the service says.
+    pub modified: Option<String>,
+}
+
+impl PhotoInfo {
+    /// What the bytes of a photo themselves say: their size, and the dimensions in their
+    /// header (JPEG or PNG).
+    pub fn of_bytes(bytes: &[u8]) -> PhotoInfo {
+        let dims = crate::pipeline::inspect(bytes, u64::MAX).ok();
+        PhotoInfo {
+            bytes: Some(bytes.len() as u64),
+            width: dims.as_ref().map(|d| d.width),
+            height: dims.as_ref().map(|d| d.height),
+            modified: None,
+        }
+    }
+
+    /// With the time the photo last changed (a file's modification time), as RFC 3339.
+    pub fn modified_at(mut self, at: std::time::SystemTime) -> Self {
+        self.modified = jiff::Timestamp::try_from(at).ok().map(|t| t.to_string());
+        self
+    }
+}
+
 /// The result of a read-only `check`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
@@ -323,6 +367,18 @@ pub trait TargetIo: Send + Sync + std::fmt::Debug {
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         let _ = subject;
         Err(Error::unsupported("this target cannot read photos back"))
+    }
+
+    /// Whether the person has a photo, asked cheaply: `None` if they have none, else what the
+    /// service says about it (see [`PhotoInfo`]). Only if `read_back`. The default reads the
+    /// whole photo with [`TargetIo::get_photo`]; a target whose service can answer with less
+    /// (photo metadata, an attribute's presence, a file's existence) overrides it, which
+    /// `push --missing-only`, `remove` and the opt-out check of `push` use once per person.
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        Ok(self
+            .get_photo(subject)
+            .await?
+            .map(|bytes| PhotoInfo::of_bytes(&bytes)))
     }
 
     /// Removes the person's photo. Only if `delete`.

@@ -55,6 +55,7 @@ pub async fn run(h: &dyn Harness) {
     concurrent_puts_all_land(h).await;
     dry_run_sends_nothing(h).await;
     read_back_returns_what_was_put(h).await;
+    photo_info_tells_who_has_a_photo(h).await;
     delete_removes_the_photo(h).await;
 }
 
@@ -210,6 +211,60 @@ pub async fn read_back_returns_what_was_put(h: &dyn Harness) {
         .expect("[read back] get_photo")
         .expect("[read back] no photo after put");
     assert!(h.same_photo(&photo, &got), "[read back] different bytes");
+}
+
+/// `photo_info` (the cheap "has a photo?" of `push --missing-only`, `remove` and the opt-out
+/// check) agrees with what the service holds: `None` before a put and after a delete, `Some`
+/// after a put, and `not_found` for a person the service does not know. A size it reports
+/// is the stored photo's. Through the stacked layers, as commands call it.
+pub async fn photo_info_tells_who_has_a_photo(h: &dyn Harness) {
+    let t = h.target().await;
+    if !t.info().capabilities.read_back {
+        return;
+    }
+    let stacked = picday_core::layers::stack(t.clone(), &StackOptions::default());
+    let s = subject(&*t, h.person(23)).await;
+    assert_eq!(
+        stacked
+            .photo_info(&s)
+            .await
+            .expect("[photo info] before put"),
+        None,
+        "[photo info] a photo before any put"
+    );
+    let photo = photo_for(&*t, 8);
+    t.put_photo(&s, &photo).await.expect("put");
+    let info = stacked
+        .photo_info(&s)
+        .await
+        .expect("[photo info] after put")
+        .expect("[photo info] no photo after a put");
+    if let (Some(bytes), Some(stored)) = (info.bytes, h.stored(&s).await) {
+        assert_eq!(
+            bytes,
+            stored.len() as u64,
+            "[photo info] the size is not the stored photo's"
+        );
+    }
+    if t.info().capabilities.delete {
+        t.delete_photo(&s).await.expect("delete");
+        assert_eq!(
+            stacked
+                .photo_info(&s)
+                .await
+                .expect("[photo info] after delete"),
+            None,
+            "[photo info] a photo after the delete"
+        );
+    }
+    if t.info().capabilities.resolves_people {
+        let unknown = subject(&*t, h.unknown_person()).await;
+        let e = stacked
+            .photo_info(&unknown)
+            .await
+            .expect_err("[photo info] a person who does not exist has an answer");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "[photo info] {e}");
+    }
 }
 
 /// `delete_photo` removes the photo, and deleting again is not an error.

@@ -1,11 +1,14 @@
 //! One module per subcommand.
 
+pub mod apply;
 pub mod check;
 pub mod completions;
+pub mod export;
 pub mod init;
 pub mod man;
 pub mod preview;
 pub mod push;
+pub mod remove;
 pub mod report;
 pub mod restore;
 pub mod status;
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use picday_core::engine::Engine;
 use picday_core::pipeline::budget::MIB;
 use picday_core::pipeline::{MemoryBudget, Pipeline};
+use picday_core::source::OptOut;
 use picday_core::{Config, Profile, Target};
 
 /// The engine as the configuration sets it up.
@@ -34,6 +38,8 @@ pub fn engine(config: &Config) -> Engine {
         workers: config.run.workers,
         window: 0,
         journal: None,
+        opt_out: config.source.opt_out.clone().map(OptOut::new),
+        missing_only: false,
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Args {
     /// Send every photo, even to targets that already have it unchanged since an earlier run.
     #[arg(long)]
     pub force: bool,
+    /// Send only to people the target has no photo for (asked cheaply, before the photo is
+    /// read): the "add only" run, for new enrolments mid-year.
+    #[arg(long)]
+    pub missing_only: bool,
 }
 
 pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
@@ -70,6 +74,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let bars = Arc::new(crate::progress::Bars::new(count, count * targets.len()));
     let mut engine = super::engine(&loaded.config);
     engine.journal = run.journal.clone();
+    engine.missing_only = args.missing_only;
     let observer = Arc::new(crate::thumbs::Tee(vec![bars.clone(), run.thumbs.clone()]));
     let summary = engine
         .run(people, targets, observer, run.cancel.clone())
@@ -121,7 +126,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
 
 /// The mapping lines of the people named by `--only` (`None`: everyone). A key that matches
 /// no one is a usage error.
-fn select(people: &[Person], only: &[String]) -> anyhow::Result<Option<HashSet<u64>>> {
+pub(crate) fn select(people: &[Person], only: &[String]) -> anyhow::Result<Option<HashSet<u64>>> {
     if only.is_empty() {
         return Ok(None);
     }
@@ -205,15 +210,33 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
             say!("  {head} [{}] {reason}", targets.join(", "));
         }
     }
-    if summary.interrupted {
-        let left = summary
-            .outcomes
+    let opted: Vec<&picday_core::Outcome> = summary
+        .outcomes
+        .iter()
+        .filter(|o| o.status == Status::Skipped && o.reason.starts_with(OPTED_OUT))
+        .collect();
+    if !opted.is_empty() {
+        let people: std::collections::BTreeSet<u64> =
+            opted.iter().map(|o| o.person.origin.line).collect();
+        let held: Vec<&str> = opted
             .iter()
-            .filter(|o| o.kind == Some(ErrorKind::Cancelled))
-            .count();
-        say!("interrupted: {left} deliveries not started; run the same push again to finish");
+            .filter(|o| o.reason.contains("still holds"))
+            .filter_map(|o| o.key.as_deref())
+            .collect();
+        say!("opted out: {} people, nothing sent to them", people.len());
+        if !held.is_empty() {
+            say!(
+                "  {} photos of opted-out people are still on targets ({}): take them down with `picday remove --opted-out`",
+                held.len(),
+                held.join(", ")
+            );
+        }
     }
+    super::apply::print_interrupted(summary, "push");
 }
+
+/// How the engine's reason for an opted-out person begins.
+const OPTED_OUT: &str = "opted out";
 
 fn display_person(label: &str) -> String {
     if label.is_empty() {

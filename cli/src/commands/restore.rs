@@ -37,7 +37,7 @@ pub struct Args {
 pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<Outcome> {
     let config = setup::config(config_path)?;
     setup::existing_state(&config)?;
-    let history = History::for_change(&config, "restore")?;
+    let history = History::for_change(&config, "restore", false)?;
     let state = history.state.clone().ok_or_else(|| anyhow!("no state"))?;
     setup::recorded_run(&state, &args.run)?;
     let mut backups = state.backups(&args.run, args.target.as_deref())?;

@@ -1,7 +1,9 @@
 //! The one step that changes a photo on a target, whatever the command.
 //!
 //! `push` puts the photos the pipeline made; `restore` puts back photos a run saved, or removes
-//! the ones it added where there was none; commands that remove or export photos do the same.
+//! the ones it added where there was none; `remove` takes photos down (a person with none is
+//! "nothing to remove"); `export` reads what a target holds into files, changing nothing
+//! remote.
 //! Each change goes through [`Deliverer::deliver`]: save what the target holds now (when the run
 //! keeps backups and the target can read back), make the change, record the outcome durably,
 //! then tell the observer. No command takes a backup, builds an outcome or records one itself,
@@ -21,7 +23,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind};
 use crate::model::{Photo, Subject};
-use crate::target::Receipt;
+use crate::target::{PhotoInfo, Receipt};
 
 /// What to do to one person's photo on one target.
 #[derive(Debug, Clone)]
@@ -34,6 +36,21 @@ pub enum Change {
     PutSaved(PathBuf),
     /// Remove the person's photo.
     Delete,
+    /// Remove the person's photo if they have one: asked first (cheaply, where the target can
+    /// read back), so that a person with none is "nothing to remove", not a failure, and no
+    /// backup of "no photo" is taken.
+    Remove,
+    /// Read the person's current photo into this folder, as `<key>.jpg` (`.png` for a PNG), byte
+    /// for byte as the target returned it. Changes nothing on the target and takes no backup.
+    Export(PathBuf),
+}
+
+/// How a change ended when it did not fail.
+#[derive(Debug)]
+enum Done {
+    Changed(Receipt),
+    /// Nothing needed doing (why).
+    Nothing(String),
 }
 
 /// One change to make: to whom, where, and how the outcome is recorded.
@@ -167,12 +184,13 @@ impl Deliverer {
             .instrument(span)
             .await;
         match result {
-            Ok(mut receipt) => {
+            Ok(Done::Changed(mut receipt)) => {
                 if let Some(note) = note {
                     receipt.detail = note;
                 }
                 outcome.set_sent(receipt);
             }
+            Ok(Done::Nothing(why)) => outcome.set_skipped(None, why),
             Err(e) => outcome.set_failed(&e),
         }
         outcome
@@ -185,9 +203,16 @@ impl Deliverer {
         delivery: Option<&Delivery>,
         change: Change,
         outcome: &mut Outcome,
-    ) -> Result<Receipt, Error> {
+    ) -> Result<Done, Error> {
         let caps = &target.target.info().capabilities;
         let photo = match change {
+            Change::Export(dir) => return self.export(target, subject, dir, outcome).await,
+            Change::Remove => {
+                if caps.read_back && target.target.photo_info(subject).await?.is_none() {
+                    return Ok(Done::Nothing("nothing to remove: no photo".into()));
+                }
+                None
+            }
             Change::Put(photo) => Some(photo),
             Change::PutSaved(path) => {
                 let bytes = read_file(path.clone())
@@ -243,6 +268,57 @@ impl Deliverer {
             }
             result => result,
         }
+        .map(Done::Changed)
+    }
+
+    /// Reads the current photo into `dir` (see [`Change::Export`]), with what the target says
+    /// about it besides the bytes (its dimensions, when it changed).
+    async fn export(
+        &self,
+        target: &RunTarget,
+        subject: &Subject,
+        dir: PathBuf,
+        outcome: &mut Outcome,
+    ) -> Result<Done, Error> {
+        let Some(bytes) = target.target.get_photo(subject).await? else {
+            return Ok(Done::Nothing("has no photo".into()));
+        };
+        // What the service says besides the bytes; the export does not depend on it.
+        let said = match target.target.photo_info(subject).await {
+            Ok(info) => info.unwrap_or_default(),
+            Err(e) => {
+                tracing::debug!("photo metadata of {}: {e}", subject.key);
+                PhotoInfo::default()
+            }
+        };
+        let own = PhotoInfo::of_bytes(&bytes);
+        let (width, height) = (
+            own.width.or(said.width).unwrap_or(0),
+            own.height.or(said.height).unwrap_or(0),
+        );
+        let path = dir.join(crate::state::photo_file_name(&subject.key, &bytes));
+        let photo = Photo {
+            bytes: Arc::from(bytes),
+            width,
+            height,
+            profile: target.target.info().profile(),
+        };
+        let (file, data) = (path.clone(), photo.bytes.clone());
+        on_blocking(move || crate::state::write_durably(&file, &data))
+            .await
+            .unwrap_or_else(|| Err(Error::internal("a file worker failed")))?;
+        self.observer.photo_loaded(&photo);
+        outcome.photo = Some(PhotoSummary::from(&photo));
+        let mut detail = format!(
+            "exported to {} ({} bytes, {width}x{height}",
+            path.display(),
+            photo.len()
+        );
+        if let Some(modified) = &said.modified {
+            detail.push_str(&format!(", changed {modified}"));
+        }
+        detail.push(')');
+        Ok(Done::Changed(Receipt::new(detail)))
     }
 
     /// Makes every job's change, at most each target's declared concurrency at once, and

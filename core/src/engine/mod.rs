@@ -31,6 +31,7 @@ use workers::PhotoWorkers;
 use crate::error::{Error, ErrorKind};
 use crate::model::{Person, Photo, Profile, Subject};
 use crate::pipeline::{Pipeline, Processed};
+use crate::source::OptOut;
 use crate::target::{Receipt, Target};
 
 /// How a person fared with one target.
@@ -201,6 +202,12 @@ pub struct Engine {
     /// Skips unchanged deliveries, saves backups and records outcomes; `None`: every person is
     /// sent and nothing is remembered.
     pub journal: Option<Arc<dyn Journal>>,
+    /// Who must have no photo (`[source] opt_out`): such a person's photo is never read nor
+    /// sent; each target is asked whether it still holds one, and the outcome says so.
+    pub opt_out: Option<OptOut>,
+    /// Send a person's photo only to the targets that have none for them, asked cheaply with
+    /// [`TargetIo::photo_info`](crate::TargetIo::photo_info) (`push --missing-only`).
+    pub missing_only: bool,
 }
 
 /// The result of a run.
@@ -341,6 +348,8 @@ impl Engine {
                 deliverer: deliverer.clone(),
                 blocked: blocked.remove(&n).unwrap_or_default(),
                 held: held.clone(),
+                opt_out: self.opt_out.clone(),
+                missing_only: self.missing_only,
             };
             tasks.spawn(async move {
                 let outcomes = ctx.run(person).await;
@@ -532,6 +541,8 @@ struct PersonJob {
     blocked: Vec<(usize, String)>,
     /// Staged deliveries to targets that commit at finish.
     held: Arc<Mutex<Vec<Held>>>,
+    opt_out: Option<OptOut>,
+    missing_only: bool,
 }
 
 /// A target still to be served for a person: its index, its subject (or why there is none)
@@ -545,7 +556,14 @@ struct Pending {
 impl PersonJob {
     async fn run(self, person: Arc<Person>) -> Vec<Outcome> {
         let observer = self.deliverer.observer().clone();
-        let (mut outcomes, pending) = self.skip_unchanged(&person).await;
+        if self.opt_out.as_ref().is_some_and(|o| o.applies(&person)) {
+            observer.photo_unchanged(&person);
+            return self.opted_out(&person).await;
+        }
+        let (mut outcomes, mut pending) = self.skip_unchanged(&person).await;
+        if self.missing_only {
+            pending = self.keep_missing(&person, pending, &mut outcomes).await;
+        }
         if pending.is_empty() {
             observer.photo_unchanged(&person);
             return outcomes;
@@ -578,6 +596,89 @@ impl PersonJob {
             .map(|p| self.send(&person, p, &processed));
         outcomes.extend(futures::future::join_all(sends).await.into_iter().flatten());
         outcomes
+    }
+
+    /// The outcomes of an opted-out person: nothing is sent, and each target that can tell
+    /// is asked whether it still holds a photo, which the outcome then says (with the command
+    /// that takes it down).
+    async fn opted_out(&self, person: &Arc<Person>) -> Vec<Outcome> {
+        let asks = self.targets.iter().map(|t| async move {
+            let subject = t.target.subject(person.clone());
+            let key = subject.as_ref().ok().map(|s| s.key.clone());
+            let mut o = Outcome::new(person, &t.name, key.as_deref());
+            let held = match &subject {
+                Ok(s) if t.target.info().capabilities.read_back => {
+                    Some(t.target.photo_info(s).await)
+                }
+                _ => None,
+            };
+            let reason = match held {
+                Some(Ok(Some(_))) => format!(
+                    "opted out: nothing sent, but {} still holds a photo of this person; \
+                     take it down with `picday remove --opted-out --target {}`",
+                    t.name, t.name
+                ),
+                Some(Ok(None)) => "opted out: nothing sent (the target has no photo)".into(),
+                Some(Err(e)) => format!(
+                    "opted out: nothing sent (whether the target holds a photo is not known: {})",
+                    e.message()
+                ),
+                None => "opted out: nothing sent".into(),
+            };
+            o.set_skipped(None, reason);
+            self.deliverer.record(None, &o).await;
+            o
+        });
+        futures::future::join_all(asks).await
+    }
+
+    /// `--missing-only`: keeps the targets that have no photo for the person; the others end
+    /// here (skipped, or failed when the target could not say: nothing is sent on a guess).
+    async fn keep_missing(
+        &self,
+        person: &Arc<Person>,
+        pending: Vec<Pending>,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Vec<Pending> {
+        let asks = pending.into_iter().map(|p| async move {
+            let t = &self.targets[p.index];
+            let Ok(subject) = &p.subject else {
+                return Ok(p);
+            };
+            let mut o = Outcome::new(person, &t.name, Some(&subject.key));
+            if !t.target.info().capabilities.read_back {
+                o.set_skipped(
+                    Some(ErrorKind::Unsupported),
+                    "--missing-only: this target cannot tell whether a person has a photo, so \
+                     nothing is sent to it; push it without --missing-only",
+                );
+                return Err((p.delivery, o));
+            }
+            match t.target.photo_info(subject).await {
+                Ok(None) => return Ok(p),
+                Ok(Some(_)) => o.set_skipped(None, "already has a photo (--missing-only)"),
+                Err(e) => {
+                    o.set_failed(&e);
+                    o.reason = format!(
+                        "--missing-only: whether the target has a photo is not known, so \
+                         nothing was sent: {}",
+                        e.message()
+                    );
+                }
+            }
+            Err((p.delivery, o))
+        });
+        let mut keep = Vec::new();
+        for asked in futures::future::join_all(asks).await {
+            match asked {
+                Ok(p) => keep.push(p),
+                Err((delivery, o)) => {
+                    self.deliverer.record(delivery, &o).await;
+                    outcomes.push(o);
+                }
+            }
+        }
+        keep
     }
 
     /// Makes each target's subject and, with a journal, skips the targets that already have

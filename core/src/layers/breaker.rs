@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, TargetIo};
+use crate::target::{CheckReport, PhotoInfo, Receipt, TargetIo};
 
 /// What the first refusal said, to repeat it.
 #[derive(Debug, Clone)]
@@ -110,6 +110,9 @@ impl TargetIo for Breaker {
     }
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.run(self.inner.get_photo(subject)).await
+    }
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        self.run(self.inner.photo_info(subject)).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         self.run(self.inner.delete_photo(subject)).await

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{Photo, Subject};
-use crate::target::{Capabilities, CheckReport, Receipt, TargetIo, ensure_profile};
+use crate::target::{Capabilities, CheckReport, PhotoInfo, Receipt, TargetIo, ensure_profile};
 
 /// Refuses what the wrapped target did not declare.
 #[derive(Debug)]
@@ -47,6 +47,15 @@ impl TargetIo for Contract {
             )));
         }
         self.inner.get_photo(subject).await
+    }
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        if !self.capabilities.read_back {
+            return Err(Error::unsupported(format!(
+                "{} cannot tell whether a person has a photo",
+                self.type_name
+            )));
+        }
+        self.inner.photo_info(subject).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         if !self.capabilities.delete {

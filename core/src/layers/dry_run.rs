@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, TargetIo};
+use crate::target::{CheckReport, PhotoInfo, Receipt, TargetIo};
 
 /// The dry-run layer: `put_photo` and `delete_photo` are answered without calling the target.
 /// The contract layer outside it has already checked the photo against the profile.
@@ -36,6 +36,9 @@ impl TargetIo for DryRun {
     }
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.inner.get_photo(subject).await
+    }
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        self.inner.photo_info(subject).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         Ok(Receipt::new(format!(

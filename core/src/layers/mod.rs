@@ -30,7 +30,7 @@ pub use throttle::{Limiter, Throttle};
 use crate::error::Result;
 use crate::model::{Person, Photo, Subject};
 pub use crate::target::RetryPolicy;
-use crate::target::{CheckReport, Receipt, Target, TargetInfo, TargetIo};
+use crate::target::{CheckReport, PhotoInfo, Receipt, Target, TargetInfo, TargetIo};
 
 /// Options for the standard layer stack.
 #[derive(Debug, Clone)]
@@ -85,6 +85,9 @@ impl TargetIo for Stacked {
     }
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.io.get_photo(subject).await
+    }
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        self.io.photo_info(subject).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         self.io.delete_photo(subject).await

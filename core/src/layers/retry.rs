@@ -9,7 +9,7 @@ use rand::Rng;
 
 use crate::error::Result;
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, RetryPolicy, TargetIo};
+use crate::target::{CheckReport, PhotoInfo, Receipt, RetryPolicy, TargetIo};
 
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1): full jitter over an
@@ -101,6 +101,9 @@ impl TargetIo for Retry {
     }
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.run(|| self.inner.get_photo(subject)).await
+    }
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        self.run(|| self.inner.photo_info(subject)).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         self.run(|| self.inner.delete_photo(subject)).await

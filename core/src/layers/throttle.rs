@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::error::{ErrorKind, Result};
 use crate::model::{Photo, Subject};
-use crate::target::{CheckReport, Receipt, TargetIo};
+use crate::target::{CheckReport, PhotoInfo, Receipt, TargetIo};
 
 /// An adaptive concurrency limit with a target-wide pause.
 #[derive(Debug)]
@@ -269,6 +269,9 @@ impl TargetIo for Throttle {
     }
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.run(self.inner.get_photo(subject)).await
+    }
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        self.run(self.inner.photo_info(subject)).await
     }
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         self.run(self.inner.delete_photo(subject)).await

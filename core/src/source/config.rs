@@ -1,8 +1,8 @@
 //! The `[source]` section of `picday.toml`: which input picday reads and how.
 //!
-//! These are plain serde types, kept apart from the readers so that `crate::config` can embed
-//! them without depending on the readers, and the readers can take them without depending on
-//! the rest of the configuration.
+//! These are plain serde types (and the model's [`Template`]), kept apart from the readers so
+//! that `crate::config` can embed them without depending on the readers, and the readers can
+//! take them without depending on the rest of the configuration.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,6 +63,10 @@ pub struct SourceConfig {
     /// PSPA only: a staff roster CSV, joined to staff rows on the match fields without grade.
     #[serde(default)]
     pub staff_roster: Option<PathBuf>,
+    /// Who must have no photo: a template over the mapping's (or the PSPA roster's) columns,
+    /// e.g. `"{photo_opt_out}"`; see [`crate::source::OptOut`].
+    #[serde(default)]
+    pub opt_out: Option<Template>,
 }
 
 impl SourceConfig {

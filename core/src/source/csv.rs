@@ -63,21 +63,8 @@ fn parse_csv(
     };
     let any_key = key_fields.fields();
     for (line, record) in records(&mut reader, text) {
-        let origin = Origin {
-            file: path.to_path_buf(),
-            line,
-        };
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                mapping.problems.push(RowProblem {
-                    origin,
-                    person: String::new(),
-                    message: format!("unreadable row: {e}"),
-                    advice: "fix the row's quoting or encoding".into(),
-                });
-                continue;
-            }
+        let Some((origin, record)) = readable(path, line, record, &mut mapping.problems) else {
+            continue;
         };
         let fields: BTreeMap<String, String> = headers
             .iter()
@@ -136,6 +123,77 @@ fn parse_csv(
     }
     drop_conflicting_duplicates(&mut mapping, key_fields);
     Ok(mapping)
+}
+
+/// Reads a list of people without photos (`picday remove --from FILE`: the year's leavers): a
+/// CSV with a header row and the columns the targets key people on (a SIS export, the last
+/// mapping). At least one of those columns must be in the header; a row with none of them
+/// filled in is reported and left out. A photo column, if any, is ignored.
+pub fn read_list(path: &Path, key_fields: &KeyFields) -> Result<Mapping> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(path, e).prefixed("cannot read the list"))?;
+    let mut mapping = Mapping::default();
+    let text = decode_text(&bytes, &mut mapping.notes);
+    let (mut reader, headers) = csv_with_header(path, &text)?;
+    let any_key = key_fields.fields();
+    if !any_key.is_empty() && !any_key.iter().any(|k| headers.iter().any(|h| h == k)) {
+        return Err(Error::input(format!(
+            "{}: no key column; the header row must have one of {} (found: {})",
+            path.display(),
+            any_key.iter().copied().collect::<Vec<_>>().join(", "),
+            headers.join(", ")
+        )));
+    }
+    for (line, record) in records(&mut reader, &text) {
+        let Some((origin, record)) = readable(path, line, record, &mut mapping.problems) else {
+            continue;
+        };
+        let person = Person {
+            fields: headers
+                .iter()
+                .zip(record.iter())
+                .map(|(h, v)| (h.clone(), v.to_string()))
+                .collect(),
+            photo: PathBuf::new(),
+            origin,
+        };
+        if !any_key.is_empty() && any_key.iter().all(|k| person.field(k).is_none()) {
+            mapping.problems.push(RowProblem::about(
+                &person,
+                "no key value in this row",
+                "fill in the person's key column or remove the row",
+            ));
+            continue;
+        }
+        mapping.people.push(person);
+    }
+    Ok(mapping)
+}
+
+/// A row and where it is, or `None` with the problem added when the CSV reader could not read
+/// it.
+fn readable(
+    path: &Path,
+    line: u64,
+    record: ::csv::Result<::csv::StringRecord>,
+    problems: &mut Vec<RowProblem>,
+) -> Option<(Origin, ::csv::StringRecord)> {
+    let origin = Origin {
+        file: path.to_path_buf(),
+        line,
+    };
+    match record {
+        Ok(r) => Some((origin, r)),
+        Err(e) => {
+            problems.push(RowProblem {
+                origin,
+                person: String::new(),
+                message: format!("unreadable row: {e}"),
+                advice: "fix the row's quoting or encoding".into(),
+            });
+            None
+        }
+    }
 }
 
 /// Paths written on Windows (`photos\a.jpg`) work everywhere.

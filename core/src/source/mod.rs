@@ -21,6 +21,7 @@ pub mod config;
 pub mod csv;
 pub mod folder;
 mod keys;
+mod opt_out;
 pub mod pspa;
 mod shared;
 mod table;
@@ -31,6 +32,7 @@ use serde::Serialize;
 
 pub use config::{Duplicates, Layout, SourceConfig, SourceFormat};
 pub use keys::{Key, KeyFields};
+pub use opt_out::OptOut;
 pub use shared::{hold_back_shared_photos, shared_photos};
 
 use crate::error::{Error, Result};

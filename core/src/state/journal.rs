@@ -57,18 +57,24 @@ impl RunJournal {
 
     /// Where a backup of `key` on `target` goes, relative to the state folder.
     fn backup_file(&self, target: &str, key: &str, bytes: &[u8]) -> PathBuf {
-        let ext = if bytes.starts_with(&[0xFF, 0xD8]) {
-            "jpg"
-        } else if bytes.starts_with(b"\x89PNG") {
-            "png"
-        } else {
-            "bin"
-        };
         Path::new("backups")
             .join(safe_name(&self.run_id))
             .join(safe_name(target))
-            .join(format!("{}.{ext}", safe_name(key)))
+            .join(photo_file_name(key, bytes))
     }
+}
+
+/// The file name a photo of `key` is saved under (a backup, an export): the key made safe as a
+/// file name, with the extension of what the bytes are (`jpg`, `png`, else `bin`).
+pub fn photo_file_name(key: &str, bytes: &[u8]) -> String {
+    let ext = if bytes.starts_with(&[0xFF, 0xD8]) {
+        "jpg"
+    } else if bytes.starts_with(b"\x89PNG") {
+        "png"
+    } else {
+        "bin"
+    };
+    format!("{}.{ext}", safe_name(key))
 }
 
 /// A file name made of `s`: safe characters kept, the rest replaced, and a short hash added
@@ -93,12 +99,12 @@ fn safe_name(s: &str) -> String {
 }
 
 /// Writes a file and makes sure it is on disk (file and folder entry) before returning.
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".backup-")
+        .prefix(".picday-")
         .tempfile_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;

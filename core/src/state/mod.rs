@@ -27,7 +27,7 @@ use crate::model::{Origin, Person};
 use crate::source::RowProblem;
 use crate::target::Receipt;
 
-pub use journal::{JournalOptions, RunJournal};
+pub use journal::{JournalOptions, RunJournal, photo_file_name, write_durably};
 pub use lock::RunLock;
 
 /// The state folder's name, beside the configuration.

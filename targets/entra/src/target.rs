@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use picday_core::{
-    CheckReport, Error, ErrorKind, Photo, Receipt, Result, Subject, Target, TargetInfo, TargetIo,
-    TargetSpec,
+    CheckReport, Error, ErrorKind, Photo, PhotoInfo, Receipt, Result, Subject, Target, TargetInfo,
+    TargetIo, TargetSpec,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -370,6 +370,34 @@ impl TargetIo for EntraTarget {
         }
     }
 
+    /// `GET /users/{id}/photo`: the photo's metadata (its size in pixels), not its bytes
+    /// (learn.microsoft.com/graph/api/profilephoto-get). A user without a photo is a `404`
+    /// in any of the forms [`Self::no_photo`] knows, or, as the documentation's example shows,
+    /// a `1x1` `image/gif` placeholder with an empty etag.
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        let id = self.resolve(&subject.key).await?;
+        let path = format!("/users/{}/photo", encode_segment(&id));
+        let resp = self.graph.send(Method::GET, &path, None).await?;
+        if !resp.status.is_success() {
+            return self
+                .no_photo(&subject.key, &resp, "reading the photo's metadata")
+                .map(|()| None);
+        }
+        let meta: PhotoMeta = serde_json::from_slice(&resp.body)
+            .map_err(|_| Error::protocol("Graph answered photo metadata that is not JSON"))?;
+        let placeholder = meta.id.as_deref() == Some("1x1")
+            || meta
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("image/gif"))
+                && meta.etag.as_deref().unwrap_or("").is_empty();
+        Ok((!placeholder).then_some(PhotoInfo {
+            width: meta.width,
+            height: meta.height,
+            ..PhotoInfo::default()
+        }))
+    }
+
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
         let id = self.resolve(&subject.key).await?;
         let resp = self
@@ -388,4 +416,16 @@ impl TargetIo for EntraTarget {
                 .map(|()| receipt("had no photo")),
         }
     }
+}
+
+/// The fields of a `profilePhoto` picday reads.
+#[derive(Debug, serde::Deserialize)]
+struct PhotoMeta {
+    id: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    #[serde(rename = "@odata.mediaContentType")]
+    content_type: Option<String>,
+    #[serde(rename = "@odata.mediaEtag")]
+    etag: Option<String>,
 }

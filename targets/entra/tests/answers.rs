@@ -59,6 +59,8 @@ async fn every_form_of_no_photo_is_no_photo() {
         let s = subject(&format!("u{n}@school.example"));
         let read = picday_core::TargetIo::get_photo(&target, &s).await;
         assert!(matches!(read, Ok(None)), "{form:?}: {read:?}");
+        let info = picday_core::TargetIo::photo_info(&target, &s).await;
+        assert!(matches!(info, Ok(None)), "{form:?}: {info:?}");
         let removed = picday_core::TargetIo::delete_photo(&target, &s).await;
         assert_eq!(removed.unwrap().detail, "had no photo", "{form:?}");
     }

@@ -660,3 +660,51 @@ async fn type_and_alias_are_registered() {
     let e = registry.build(&bad).unwrap_err();
     assert!(e.message().contains("client_scret"), "{e}");
 }
+
+/// `photo_info` reads the metadata (`GET /users/{id}/photo`), never the bytes. The
+/// documentation's example for a user without a photo is a `1x1` `image/gif` with an empty
+/// etag (learn.microsoft.com/graph/api/profilephoto-get), which is no photo.
+#[tokio::test]
+async fn photo_info_reads_metadata_and_the_1x1_placeholder_is_no_photo() {
+    let mut server = mockito::Server::new_async().await;
+    let _t = token(&mut server, "tok-1").await;
+    let _u0 = user(&mut server, "student0@school.example", "id-0").await;
+    let _u1 = user(&mut server, "student1@school.example", "id-1").await;
+    let placeholder = server
+        .mock("GET", "/v1.0/users/id-0/photo")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(
+            r#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#users('id-0')/photo/$entity","@odata.mediaContentType":"image/gif","@odata.mediaEtag":"","id":"1x1","width":1,"height":1}"#,
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let real = server
+        .mock("GET", "/v1.0/users/id-1/photo")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(
+            r#"{"@odata.mediaContentType":"image/jpeg","@odata.mediaEtag":"W/\"abc\"","id":"648X648","width":648,"height":648}"#,
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let bytes = server
+        .mock("GET", Matcher::Regex(r"/photo/\$value$".into()))
+        .expect(0)
+        .create_async()
+        .await;
+    let t = support::target(&server.url(), &server.url(), &[]);
+    let none = t.photo_info(&subject("student0@school.example")).await;
+    assert_eq!(none.unwrap(), None);
+    let some = t
+        .photo_info(&subject("student1@school.example"))
+        .await
+        .unwrap()
+        .expect("a photo");
+    assert_eq!((some.width, some.height), (Some(648), Some(648)));
+    placeholder.assert_async().await;
+    real.assert_async().await;
+    bytes.assert_async().await;
+}

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use picday_core::files;
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
-    CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Photo, PhotoLimits, PhotoOption,
-    Profile, Receipt, Registry, Result, Shape, Shared, Subject, Target, TargetInfo, TargetIo,
-    TargetSpec, Template,
+    CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Photo, PhotoInfo, PhotoLimits,
+    PhotoOption, Profile, Receipt, Registry, Result, Shape, Shared, Subject, Target, TargetInfo,
+    TargetIo, TargetSpec, Template,
 };
 use serde::Deserialize;
 
@@ -244,6 +244,26 @@ impl TargetIo for FolderTarget {
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.on_file(subject, |path| files::read_regular(&path))
             .await
+    }
+
+    /// The file's metadata, not its bytes: its size and when it was written. Like every
+    /// access here it goes through [`files::path_under`], so a link is refused, not followed.
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        self.on_file(subject, |path| match std::fs::symlink_metadata(&path) {
+            Ok(m) => {
+                let info = PhotoInfo {
+                    bytes: Some(m.len()),
+                    ..PhotoInfo::default()
+                };
+                Ok(Some(match m.modified() {
+                    Ok(at) => info.modified_at(at),
+                    Err(_) => info,
+                }))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        })
+        .await
     }
 
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {

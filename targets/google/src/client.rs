@@ -58,6 +58,10 @@ pub struct UserPhoto {
     pub etag: Option<String>,
     #[serde(default)]
     pub photo_data: Option<String>,
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
 }
 
 /// The Directory API, for one service account.
@@ -214,9 +218,35 @@ impl DirectoryClient {
 
     /// `users.photos.get`: the stored photo's bytes, `None` if the user has none.
     pub async fn get_photo(&self, user_key: &str) -> Result<Option<Vec<u8>>> {
-        let what = "get photo";
+        let Some(photo) = self.photo_resource(user_key, &[], "get photo").await? else {
+            return Ok(None);
+        };
+        match photo.photo_data.as_deref() {
+            Some(data) if !data.is_empty() => decode_photo(data).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// `users.photos.get` with a partial response (`fields`, which every Google API method
+    /// takes: developers.google.com/admin-sdk/directory/v1/guides/performance#partial-response)
+    /// that leaves out `photoData`: whether the user has a photo, and its size, without its
+    /// bytes. `None` if the user has none.
+    pub async fn photo_meta(&self, user_key: &str) -> Result<Option<UserPhoto>> {
+        let fields = [("fields", "id,etag,mimeType,width,height")];
+        self.photo_resource(user_key, &fields, "get photo metadata")
+            .await
+    }
+
+    /// `users.photos.get` with `query`: the `UserPhoto`, `None` if the user has none (a 404
+    /// about the photo, not about the user).
+    async fn photo_resource(
+        &self,
+        user_key: &str,
+        query: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Option<UserPhoto>> {
         let reply = self
-            .send(Method::GET, &self.photo_url(user_key), &[], None, what)
+            .send(Method::GET, &self.photo_url(user_key), query, None, what)
             .await?;
         if reply.status == StatusCode::NOT_FOUND
             && !GoogleError::parse(&reply.body).is_unknown_user()
@@ -226,12 +256,9 @@ impl DirectoryClient {
         if !reply.status.is_success() {
             return Err(reply.error(what));
         }
-        let photo: UserPhoto = serde_json::from_slice(&reply.body)
-            .map_err(|e| Error::protocol(format!("{what}: unexpected answer: {e}")))?;
-        match photo.photo_data.as_deref() {
-            Some(data) if !data.is_empty() => decode_photo(data).map(Some),
-            _ => Ok(None),
-        }
+        serde_json::from_slice(&reply.body)
+            .map(Some)
+            .map_err(|e| Error::protocol(format!("{what}: unexpected answer: {e}")))
     }
 
     /// `users.get` with `fields=thumbnailPhotoEtag`: the etag of the user's photo, `None` when

@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use picday_core::engine::PREVIOUS_PHOTO_REMOVED;
 use picday_core::layers::RetryPolicy;
 use picday_core::{
-    CheckReport, Error, ErrorKind, Person, Photo, Receipt, Result, Subject, Target, TargetInfo,
-    TargetIo,
+    CheckReport, Error, ErrorKind, Person, Photo, PhotoInfo, Receipt, Result, Subject, Target,
+    TargetInfo, TargetIo,
 };
 
 use crate::TYPE;
@@ -363,6 +363,18 @@ impl TargetIo for GoogleTarget {
 
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.client.get_photo(&subject.key).await
+    }
+
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        Ok(self
+            .client
+            .photo_meta(&subject.key)
+            .await?
+            .map(|meta| PhotoInfo {
+                width: meta.width,
+                height: meta.height,
+                ..PhotoInfo::default()
+            }))
     }
 
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {

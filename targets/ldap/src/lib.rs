@@ -25,9 +25,9 @@ use async_trait::async_trait;
 use ldap3::{Ldap, Mod, Scope, SearchOptions};
 use picday_core::registry::{OptionDoc, TargetFactory, TypeInfo};
 use picday_core::{
-    CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Person, Photo, PhotoLimits,
-    PhotoOption, Receipt, Registry, Result, SecretSource, Shape, Shared, Subject, Target,
-    TargetInfo, TargetIo, TargetSpec,
+    CheckReport, ConcurrencyOption, Error, KeyOption, OptionSet, Person, Photo, PhotoInfo,
+    PhotoLimits, PhotoOption, Receipt, Registry, Result, SecretSource, Shape, Shared, Subject,
+    Target, TargetInfo, TargetIo, TargetSpec,
 };
 use serde::Deserialize;
 
@@ -331,6 +331,17 @@ pub fn hybrid_warning(specs: &[TargetSpec]) -> Option<(Vec<String>, String)> {
 struct Found {
     dn: String,
     values: Vec<Vec<u8>>,
+    /// The entry has the photo attribute (asked with `typesOnly`, it comes without values).
+    present: bool,
+}
+
+/// What a search for a person's entry asks for besides the DN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Dn,
+    Photo,
+    /// Whether the photo attribute is there, without its values (RFC 4511 `typesOnly`).
+    Presence,
 }
 
 impl LdapTarget {
@@ -340,16 +351,20 @@ impl LdapTarget {
     }
 
     /// Finds the one entry a subject's filter matches, with the photo attribute if asked.
-    async fn find(&self, ldap: Ldap, filter: &str, with_photo: bool) -> Result<Found> {
+    async fn find(&self, ldap: Ldap, filter: &str, want: Want) -> Result<Found> {
         let mut ldap = ldap;
-        let attrs: Vec<&str> = if with_photo {
-            vec![self.attribute.name()]
-        } else {
+        let attrs: Vec<&str> = if want == Want::Dn {
             vec!["1.1"] // RFC 4511: no attributes, the DN is enough.
+        } else {
+            vec![self.attribute.name()]
         };
         let what = format!("search {filter} under {}", self.base);
         let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(2))
+            .with_search_options(
+                SearchOptions::new()
+                    .sizelimit(2)
+                    .typesonly(want == Want::Presence),
+            )
             .with_timeout(self.pool.endpoint().timeout)
             .search(&self.base, Scope::Subtree, filter, attrs)
             .await
@@ -429,6 +444,7 @@ fn entry_values(tag: ldap3::asn1::StructureTag, attribute: &str) -> Option<Found
     let mut parts = tag.match_id(4)?.expect_constructed()?.into_iter();
     let dn = String::from_utf8(parts.next()?.expect_primitive()?).ok()?;
     let mut values = Vec::new();
+    let mut present = false;
     for attr in parts.next()?.expect_constructed()? {
         let mut pa = attr.expect_constructed()?.into_iter();
         let name = String::from_utf8(pa.next()?.expect_primitive()?).ok()?;
@@ -437,11 +453,16 @@ fn entry_values(tag: ldap3::asn1::StructureTag, attribute: &str) -> Option<Found
         if !base.eq_ignore_ascii_case(attribute) {
             continue;
         }
+        present = true;
         for v in pa.next()?.expect_constructed()? {
             values.push(v.expect_primitive()?);
         }
     }
-    Some(Found { dn, values })
+    Some(Found {
+        dn,
+        values,
+        present,
+    })
 }
 
 impl Target for LdapTarget {
@@ -560,7 +581,7 @@ impl TargetIo for LdapTarget {
             .run(|ldap| {
                 let (filter, bytes) = (&filter, &bytes);
                 async move {
-                    let found = self.find(ldap.clone(), filter, false).await?;
+                    let found = self.find(ldap.clone(), filter, Want::Dn).await?;
                     self.modify(ldap, &found.dn, HashSet::from([bytes.clone()]))
                         .await?;
                     Ok(found.dn)
@@ -584,10 +605,24 @@ impl TargetIo for LdapTarget {
             .pool
             .run(|ldap| {
                 let filter = &filter;
-                async move { self.find(ldap, filter, true).await }
+                async move { self.find(ldap, filter, Want::Photo).await }
             })
             .await?;
         Ok(found.values.into_iter().next())
+    }
+
+    /// Whether the entry has the photo attribute, asked with `typesOnly` so that no photo
+    /// crosses the wire.
+    async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
+        let filter = self.filter_for(subject)?;
+        let found = self
+            .pool
+            .run(|ldap| {
+                let filter = &filter;
+                async move { self.find(ldap, filter, Want::Presence).await }
+            })
+            .await?;
+        Ok(found.present.then(PhotoInfo::default))
     }
 
     async fn delete_photo(&self, subject: &Subject) -> Result<Receipt> {
@@ -597,7 +632,7 @@ impl TargetIo for LdapTarget {
             .run(|ldap| {
                 let filter = &filter;
                 async move {
-                    let found = self.find(ldap.clone(), filter, false).await?;
+                    let found = self.find(ldap.clone(), filter, Want::Dn).await?;
                     // A replace with no values removes the attribute, and is a no-op when the
                     // entry has none (RFC 4511 section 4.6), so deleting twice is fine.
                     self.modify(ldap, &found.dn, HashSet::new()).await?;

@@ -149,6 +149,28 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How to take photos down in the SIS itself: an import package can only add photos, and
+/// the next package simply leaves a removed person out.
+fn delete_advice(kind: Kind, vendor: &str) -> String {
+    let how = match kind {
+        // ps.powerschool-docs.com/pssis-admin/latest/photo-management: "Using the Import
+        // Pictures function, you can manage student and/or staff photos making uploading or
+        // deleting photos fast and easy."
+        Kind::PowerSchool => {
+            "delete them in PowerSchool's Photo Management (the Import Pictures page also \
+             deletes photos)"
+        }
+        Kind::InfiniteCampus | Kind::Aeries => {
+            "remove the picture on each person's record in the SIS"
+        }
+    };
+    format!(
+        "an import package for {vendor} can only add photos: {how}. Packages are cumulative: \
+         to drop someone's photo from the package too, move the package files aside and push \
+         again"
+    )
+}
+
 impl SisTarget {
     pub fn new(settings: Settings) -> Self {
         let s = &settings;
@@ -170,6 +192,7 @@ impl SisTarget {
             .other_keys(s.staff.iter().map(|st| st.id.clone()))
             .max_concurrency(4)
             .commits_at_finish()
+            .delete_advice(delete_advice(s.kind, vendor))
             .place(format!(
                 "{} package {}",
                 picday_core::target::folder_place(&s.dir),

@@ -6,6 +6,8 @@
 //! with its source:
 //!
 //! - `200` with an empty body for a photo upload (profilephoto-update);
+//! - the photo's metadata (`GET /users/{id}/photo`: size id, width, height, content type,
+//!   etag; profilephoto-get) for a user with a photo;
 //! - a user without a photo: `404` with any of the codes real tenants have used
 //!   ([`NoPhoto`]; sources on each variant);
 //! - a user whose photo Graph cannot read (no Exchange Online mailbox): [`Quirk::Unreadable`];
@@ -410,6 +412,24 @@ impl FakeGraph {
                         headers: Vec::new(),
                         body: p.clone(),
                     },
+                    None => no_photo(user.quirk),
+                }
+            }
+            // The metadata, not the bytes (profilephoto-get): `id` is the size, `width` and
+            // `height`, the content type and an etag; no photo answers as `$value` does.
+            ("GET", "photo") => {
+                if let Quirk::Unreadable(code) = user.quirk {
+                    return unreadable(code);
+                }
+                match self.state.lock().unwrap().photos.get(&user.id) {
+                    Some(p) => Reply::json(
+                        200,
+                        format!(
+                            r#"{{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#users('{id}')/photo/$entity","@odata.mediaContentType":"image/jpeg","@odata.mediaEtag":"W/\"{len:x}\"","id":"648X648","width":648,"height":648}}"#,
+                            id = user.id,
+                            len = p.len()
+                        ),
+                    ),
                     None => no_photo(user.quirk),
                 }
             }

@@ -1,6 +1,7 @@
 //! A stateful fake of the Directory API on 127.0.0.1 (mockito with answers computed from a
 //! shared state), for the conformance suite and the tests of what picday reports after an
-//! update. It answers as Google documents and as users have seen it answer:
+//! update, and by the binary's end-to-end test of a photo's life (`cli/tests/life.rs`). It
+//! answers as Google documents and as users have seen it answer:
 //!
 //! - `users.photos.update` (PUT): `200` with the `UserPhoto` (reference/rest/v1/UserPhoto);
 //!   `503` with Google's error body when asked (`unavailable_puts`; GAM retries these);
@@ -8,8 +9,9 @@
 //!   (GAM-team/GAM#1634); and `200` *without* replacing a photo the user set themselves
 //!   (GAM-team/GAM wiki Users-Photo, "Update photo fails to change user's photo": "the API
 //!   update will succeed but not replace a user's existing self-set photo");
-//! - `users.photos.get`: the `UserPhoto` with `photoData`; `404 notFound` "Resource Not Found:
-//!   photo" when the user has none;
+//! - `users.photos.get`: the `UserPhoto` with `photoData`, or without it for a partial response
+//!   (`fields=...`, developers.google.com/admin-sdk/directory/v1/guides/performance); `404
+//!   notFound` "Resource Not Found: photo" when the user has none;
 //! - `users.photos.delete`: `204`; the same `404` when there is no photo (GAM maps it to
 //!   `photoNotFound`);
 //! - `users.get` with `fields=thumbnailPhotoEtag`: a partial response (Directory API
@@ -78,6 +80,12 @@ pub struct FakeGoogle {
 fn user_of(path: &str) -> String {
     let rest = path.trim_start_matches("/admin/directory/v1/users/");
     percent_decode(rest.split('/').next().unwrap_or_default())
+}
+
+/// Whether the request asks for a partial response (`fields=...`) that leaves out `photoData`.
+fn asks_without_photo_data(req: &mockito::Request) -> bool {
+    let query = req.path_and_query();
+    query.contains("fields=") && !query.contains("photoData")
 }
 
 fn json(v: serde_json::Value) -> Vec<u8> {
@@ -168,6 +176,13 @@ fn respond(req: &mockito::Request, state: &Shared, apply: bool) -> (usize, Vec<u
             (200, json(v))
         }
         ("GET", true) => match d.photos.get(&user) {
+            // A partial response (`fields=...` without photoData) leaves the bytes out.
+            Some(p) if asks_without_photo_data(req) => {
+                let v = serde_json::json!({
+                    "id": "1", "etag": p.etag, "mimeType": "JPEG", "width": 96, "height": 96,
+                });
+                (200, json(v))
+            }
             Some(p) => {
                 let v = serde_json::json!({
                     "kind": "admin#directory#user#photo", "id": "1", "primaryEmail": user,

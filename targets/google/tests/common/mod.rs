@@ -18,8 +18,16 @@ pub const CLIENT_ID: &str = "104000000000000000042";
 pub const ADMIN: &str = "it-admin@school.example";
 pub const TOKEN: &str = "ya29.test-access-token";
 
+/// This crate's `tests/fixtures`, also from another crate's tests (cli/tests) that include
+/// this module.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let own = manifest.join("tests/fixtures");
+    if own.join("test-service-account.json").exists() {
+        own
+    } else {
+        manifest.join("../targets/google/tests/fixtures")
+    }
 }
 
 pub fn public_key_pem() -> Vec<u8> {

@@ -359,7 +359,15 @@ fn slapd_conf(
     admin_pw: &str,
     replica: bool,
 ) -> String {
-    let test_schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/picday-test.schema");
+    // This crate's tests, or another crate's (cli/tests) that includes this module.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let test_schema = [
+        manifest.join("tests/data/picday-test.schema"),
+        manifest.join("../targets/ldap/tests/data/picday-test.schema"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .expect("targets/ldap/tests/data/picday-test.schema");
     let d = dir.display();
     let mut c = String::new();
     for s in ["core", "cosine", "inetorgperson"] {
