@@ -369,6 +369,16 @@ pub trait TargetIo: Send + Sync + std::fmt::Debug {
         Err(Error::unsupported("this target cannot read photos back"))
     }
 
+    /// Called once before a run's first request with the key of every person the run may
+    /// touch. A target whose service can look many people up at once remembers them, and
+    /// uses one bulk read instead of a lookup per person when it is worth it (Entra: one
+    /// paged directory listing for a large mapping). The default does nothing; a target must
+    /// work the same whether it was called or not.
+    async fn prepare(&self, keys: &[String]) -> Result<()> {
+        let _ = keys;
+        Ok(())
+    }
+
     /// Whether the person has a photo, asked cheaply: `None` if they have none, else what the
     /// service says about it (see [`PhotoInfo`]). Only if `read_back`. The default reads the
     /// whole photo with [`TargetIo::get_photo`]; a target whose service can answer with less

@@ -315,11 +315,12 @@ impl Engine {
             .collect();
         let people: Vec<Arc<Person>> = people.into_iter().map(Arc::new).collect();
         let mut blocked = collisions(&people, &targets);
+        let mut summary = RunSummary::default();
+        prepare(&people, &targets, &mut summary.notes).await;
         let targets = Arc::new(targets);
         let deliverer = Arc::new(Deliverer::new(self.journal.clone(), observer));
         let held: Arc<Mutex<Vec<Held>>> = Arc::default();
 
-        let mut summary = RunSummary::default();
         let mut tasks = JoinSet::new();
         let mut people = people.into_iter().enumerate();
         let mut unstarted = Vec::new();
@@ -469,6 +470,21 @@ struct Held {
 /// ([`Target::subject`], [`TargetInfo::folded_key`](crate::TargetInfo::folded_key)): for each
 /// such person (by index), the targets they must not be sent to and why. Sending both would
 /// leave one photo where two were reported sent, so neither is sent.
+/// Tells each target whom the run is about ([`crate::TargetIo::prepare`]) before its first
+/// request. A target that cannot use it ignores it; one that fails to is noted, and its
+/// people are then looked up one by one.
+async fn prepare(people: &[Arc<Person>], targets: &[RunTarget], notes: &mut Vec<String>) {
+    for t in targets {
+        let keys: Vec<String> = people
+            .iter()
+            .filter_map(|p| t.target.subject(p.clone()).ok().map(|s| s.key))
+            .collect();
+        if let Err(e) = t.target.prepare(&keys).await {
+            notes.push(format!("{}: {e}", t.name));
+        }
+    }
+}
+
 fn collisions(
     people: &[Arc<Person>],
     targets: &[RunTarget],

@@ -48,6 +48,9 @@ impl TargetIo for Contract {
         }
         self.inner.get_photo(subject).await
     }
+    async fn prepare(&self, keys: &[String]) -> Result<()> {
+        self.inner.prepare(keys).await
+    }
     async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
         if !self.capabilities.read_back {
             return Err(Error::unsupported(format!(

@@ -37,6 +37,9 @@ impl TargetIo for DryRun {
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.inner.get_photo(subject).await
     }
+    async fn prepare(&self, keys: &[String]) -> Result<()> {
+        self.inner.prepare(keys).await
+    }
     async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
         self.inner.photo_info(subject).await
     }

@@ -86,6 +86,9 @@ impl TargetIo for Stacked {
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.io.get_photo(subject).await
     }
+    async fn prepare(&self, keys: &[String]) -> Result<()> {
+        self.io.prepare(keys).await
+    }
     async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
         self.io.photo_info(subject).await
     }

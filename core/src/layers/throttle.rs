@@ -270,6 +270,9 @@ impl TargetIo for Throttle {
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {
         self.run(self.inner.get_photo(subject)).await
     }
+    async fn prepare(&self, keys: &[String]) -> Result<()> {
+        self.inner.prepare(keys).await
+    }
     async fn photo_info(&self, subject: &Subject) -> Result<Option<PhotoInfo>> {
         self.run(self.inner.photo_info(subject)).await
     }

@@ -62,6 +62,39 @@ pub fn private_key_pem(text: &str) -> Option<String> {
     })
 }
 
+/// The certificate (DER) and its private key (PKCS#8 PEM) in a PKCS#12 file (`.pfx`, `.p12`),
+/// as Windows exports them (`Export-PfxCertificate`: TripleDES-SHA1 by default, AES256-SHA256
+/// on request) and as OpenSSL 3 writes them (AES-256). The error says what to do.
+pub fn pkcs12(data: &[u8], password: &str) -> std::result::Result<(Vec<u8>, String), String> {
+    use p12_keystore::error::Error as P12Error;
+    use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+    let store =
+        KeyStore::from_pkcs12(data, password, Pkcs12ImportPolicy::Strict).map_err(|e| match e {
+            P12Error::MacError(_) => "its password is not `certificate_password` (or \
+                                      `certificate_password` is missing)"
+                .to_string(),
+            P12Error::UnsupportedEncryptionScheme | P12Error::UnsupportedMacAlgorithm => {
+                "it is protected with a scheme picday does not read; export it again with \
+                 `Export-PfxCertificate -CryptoAlgorithmOption AES256_SHA256` (or TripleDES)"
+                    .to_string()
+            }
+            other => format!("it is not a PKCS#12 (.pfx) file picday can read ({other})"),
+        })?;
+    let (_, chain) = store.private_key_chain().ok_or_else(|| {
+        "it holds no private key with its certificate: export it with the private key \
+         (Export-PfxCertificate, or \"Yes, export the private key\" in the wizard)"
+            .to_string()
+    })?;
+    let cert = chain
+        .certs()
+        .first()
+        .ok_or_else(|| "it holds a private key but not its certificate".to_string())?;
+    Ok((
+        cert.as_der().to_vec(),
+        to_pem("PRIVATE KEY", chain.key().as_der()),
+    ))
+}
+
 /// DER as a PEM section: base64 in lines of 64 characters between the markers.
 fn to_pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
@@ -105,9 +138,9 @@ fn now_secs() -> u64 {
 }
 
 /// A signed client assertion for the certificate flow, as Microsoft documents it: `aud` is the
-/// token endpoint, `iss` = `sub` = the client id, a fresh `jti`, valid for ten minutes.
+/// cloud's token endpoint (`audience`, whatever URL the request goes to), `iss` = `sub` = the client id, a fresh `jti`, valid for ten minutes.
 pub fn client_assertion(
-    token_url: &str,
+    audience: &str,
     client_id: &str,
     cert_der: &[u8],
     key_pem: &Secret,
@@ -128,7 +161,7 @@ pub fn client_assertion(
     header.typ = Some("JWT".into());
     let now = now_secs();
     let claims = Claims {
-        aud: token_url,
+        aud: audience,
         iss: client_id,
         sub: client_id,
         jti: uuid::Uuid::new_v4().to_string(),
@@ -162,6 +195,8 @@ struct DeviceCodeResponse {
 pub struct Authenticator {
     http: reqwest::Client,
     token_url: String,
+    /// The `aud` of certificate assertions (see [`Settings::assertion_audience`]).
+    assertion_audience: String,
     device_url: String,
     client_id: String,
     scope: String,
@@ -195,6 +230,7 @@ impl Authenticator {
         Authenticator {
             http,
             token_url: format!("{base}/token"),
+            assertion_audience: settings.assertion_audience.clone(),
             device_url: format!("{base}/devicecode"),
             client_id: settings.client_id.clone(),
             scope: settings.scope.clone(),
@@ -210,7 +246,7 @@ impl Authenticator {
         self.prompt = prompt;
     }
 
-    /// The token endpoint (also the `aud` of certificate assertions).
+    /// The token endpoint the requests go to.
     pub fn token_url(&self) -> &str {
         &self.token_url
     }
@@ -241,8 +277,13 @@ impl Authenticator {
                 key_pem,
                 alg,
             } => {
-                let assertion =
-                    client_assertion(&self.token_url, &self.client_id, cert_der, key_pem, *alg)?;
+                let assertion = client_assertion(
+                    &self.assertion_audience,
+                    &self.client_id,
+                    cert_der,
+                    key_pem,
+                    *alg,
+                )?;
                 self.request(&[
                     ("grant_type", "client_credentials"),
                     ("client_id", &self.client_id),

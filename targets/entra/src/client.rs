@@ -74,6 +74,8 @@ impl GraphResponse {
 pub struct GraphClient {
     http: reqwest::Client,
     auth: Authenticator,
+    /// `https://graph.microsoft.com`
+    root: String,
     /// `https://graph.microsoft.com/v1.0`
     base: String,
 }
@@ -92,6 +94,7 @@ impl GraphClient {
         GraphClient {
             http,
             auth,
+            root: graph_url.to_string(),
             base: format!("{graph_url}/v1.0"),
         }
     }
@@ -115,6 +118,23 @@ impl GraphClient {
         body: Option<(&[u8], &'static str)>,
     ) -> Result<GraphResponse> {
         let url = format!("{}{path}", self.base);
+        self.send_to(method, url, path, body).await
+    }
+
+    /// Like [`GraphClient::send`], to Graph's `beta` version: only for what `v1.0` does not
+    /// have (the tenant's photo update settings), and only where a failure is harmless.
+    pub async fn send_beta(&self, method: Method, path: &str) -> Result<GraphResponse> {
+        let url = format!("{}/beta{path}", self.root);
+        self.send_to(method, url, path, None).await
+    }
+
+    async fn send_to(
+        &self,
+        method: Method,
+        url: String,
+        path: &str,
+        body: Option<(&[u8], &'static str)>,
+    ) -> Result<GraphResponse> {
         let what = format!("{method} {path}");
         let mut client_request_id = String::new();
         let response = picday_http::send_with_token(

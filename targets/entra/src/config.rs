@@ -31,9 +31,13 @@ pub struct EntraConfig {
     pub auth: Option<AuthMode>,
     #[serde(default)]
     pub client_secret: Option<SecretSource>,
-    /// A PEM file with the certificate (and, unless `private_key` is set, its private key).
+    /// A PEM file with the certificate (and, unless `private_key` is set, its private key), or
+    /// a PKCS#12 file (`.pfx`, `.p12`) with both.
     #[serde(default)]
     pub certificate: Option<PathBuf>,
+    /// The password of a `.pfx` certificate, e.g. `{ env = "PICDAY_PFX_PASSWORD" }`.
+    #[serde(default)]
+    pub certificate_password: Option<SecretSource>,
     /// The certificate's private key (PEM, PKCS#8 or PKCS#1), e.g. `{ file = "key.pem" }`.
     #[serde(default)]
     pub private_key: Option<SecretSource>,
@@ -178,6 +182,10 @@ pub struct Settings {
     pub login_url: String,
     /// Without a trailing slash.
     pub graph_url: String,
+    /// The `aud` of certificate assertions: the cloud's own token endpoint, also when
+    /// `login_url` points at a proxy or a test server (Microsoft checks the audience against
+    /// its own endpoint, learn.microsoft.com/entra/identity-platform/certificate-credentials).
+    pub assertion_audience: String,
     /// The `.default` scope of the Graph resource (always the cloud's public Graph host, so
     /// that a `graph_url` override pointing at a proxy still asks for the right audience).
     pub scope: String,
@@ -234,39 +242,43 @@ impl Settings {
                     spec.error_at("auth", "`auth = \"certificate\"` needs `certificate`")
                 })?;
                 let path = spec.resolve_path(path);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let bytes = std::fs::read(&path).map_err(|e| {
                     spec.error_at(
                         "certificate",
                         format!("cannot read the certificate {}: {e}", path.display()),
                     )
                 })?;
-                let cert_der = crate::auth::pem_block(&text, "CERTIFICATE").ok_or_else(|| {
-                    spec.error_at(
-                        "certificate",
-                        format!(
-                            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert \
-                             a .pfx with `openssl pkcs12 -in app.pfx -out app.pem -nodes`",
-                            path.display()
-                        ),
-                    )
-                })?;
-                let key_pem = match &cfg.private_key {
-                    Some(src) => {
-                        inline_secret = src.is_inline();
-                        src.resolve(&spec.base_dir)?
+                let (cert_der, key_pem) = if is_pkcs12(&path, &bytes) {
+                    if cfg.private_key.is_some() {
+                        return Err(spec.error_at(
+                            "private_key",
+                            "a .pfx holds its private key: leave `private_key` out",
+                        ));
                     }
-                    None => picday_core::Secret::new(
-                        crate::auth::private_key_pem(&text).ok_or_else(|| {
+                    let password = match &cfg.certificate_password {
+                        Some(src) => {
+                            inline_secret |= src.is_inline();
+                            src.resolve(&spec.base_dir)?
+                        }
+                        None => picday_core::Secret::new(String::new()),
+                    };
+                    let (cert_der, key_pem) = crate::auth::pkcs12(&bytes, password.expose())
+                        .map_err(|why| {
                             spec.error_at(
-                                "private_key",
-                                format!(
-                                    "{} holds no private key: add it to the file or set \
-                                     `private_key = {{ file = \"...\" }}`",
-                                    path.display()
-                                ),
+                                "certificate",
+                                format!("cannot use {}: {why}", path.display()),
                             )
-                        })?,
-                    ),
+                        })?;
+                    (cert_der, picday_core::Secret::new(key_pem))
+                } else {
+                    if cfg.certificate_password.is_some() {
+                        return Err(spec.error_at(
+                            "certificate_password",
+                            "`certificate_password` is for a .pfx/.p12 certificate; a PEM key \
+                             must be unencrypted",
+                        ));
+                    }
+                    pem_credential(spec, cfg, &path, &bytes, &mut inline_secret)?
                 };
                 // Refuse a key that cannot sign now rather than at the first photo.
                 jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose().as_bytes()).map_err(
@@ -299,6 +311,11 @@ impl Settings {
             credential,
             login_url,
             graph_url,
+            assertion_audience: format!(
+                "{}/{}/oauth2/v2.0/token",
+                cfg.cloud.login_url(),
+                cfg.tenant_id.trim()
+            ),
             scope: format!("{}/.default", cfg.cloud.graph_url()),
             user: options.key()?,
             profile,
@@ -308,4 +325,51 @@ impl Settings {
             backup: cfg.backup,
         })
     }
+}
+
+/// Whether a certificate file is PKCS#12: by its name (`.pfx`, `.p12`) or, for a file named
+/// otherwise, by its first byte (DER starts with a SEQUENCE, PEM with text).
+fn is_pkcs12(path: &std::path::Path, bytes: &[u8]) -> bool {
+    let named = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"));
+    named || bytes.first() == Some(&0x30)
+}
+
+/// The certificate (DER) and private key (PEM) of a PEM certificate file, the key from
+/// `private_key` when set, else from the same file.
+fn pem_credential(
+    spec: &TargetSpec,
+    cfg: &EntraConfig,
+    path: &std::path::Path,
+    bytes: &[u8],
+    inline_secret: &mut bool,
+) -> Result<(Vec<u8>, picday_core::Secret)> {
+    let text = String::from_utf8_lossy(bytes);
+    let cert_der = crate::auth::pem_block(&text, "CERTIFICATE").ok_or_else(|| {
+        spec.error_at(
+            "certificate",
+            format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----) and is not a .pfx",
+                path.display()
+            ),
+        )
+    })?;
+    let key_pem = match &cfg.private_key {
+        Some(src) => {
+            *inline_secret |= src.is_inline();
+            src.resolve(&spec.base_dir)?
+        }
+        None => picday_core::Secret::new(crate::auth::private_key_pem(&text).ok_or_else(|| {
+            spec.error_at(
+                "private_key",
+                format!(
+                    "{} holds no private key: add it to the file or set \
+                     `private_key = {{ file = \"...\" }}`",
+                    path.display()
+                ),
+            )
+        })?),
+    };
+    Ok((cert_der, key_pem))
 }

@@ -189,7 +189,10 @@ pub fn graph_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[
     if status == StatusCode::FORBIDDEN {
         e = Error::new(
             ErrorKind::Permission,
-            format!("{}; {}", e.message(), PERMISSION_ADVICE),
+            format!(
+                "{}; {PERMISSION_ADVICE}. If the permissions are granted: {ON_PREMISES_ADVICE}",
+                e.message()
+            ),
         )
         .with_context_from(&e);
     }
@@ -206,6 +209,14 @@ pub fn graph_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[
 pub const PERMISSION_ADVICE: &str = "the application lacks a Graph permission: grant the \
     application permissions ProfilePhoto.ReadWrite.All (or User.ReadWrite.All) and User.Read.All \
     in the app registration, then press \"Grant admin consent\"";
+
+/// What to do in a hybrid tenant whose photos come from on-premises, where Graph refuses cloud
+/// writes (learn.microsoft.com/graph/profilephoto-configure-settings).
+pub const ON_PREMISES_ADVICE: &str = "in a hybrid tenant whose photo update settings say \
+    photos come from on-premises, Graph refuses cloud writes: send the photos to Active \
+    Directory with an `ldap` target instead (Entra Connect syncs them), or have the tenant's \
+    photo source set to cloud (`picday check` reads it when the application has \
+    PeopleSettings.Read.All)";
 
 trait WithContextFrom {
     fn with_context_from(self, other: &Error) -> Self;
@@ -283,6 +294,21 @@ impl TokenError {
             "AADSTS65001" | "AADSTS650057" => {
                 "the permissions were not consented: press \"Grant admin consent\" in the app \
                  registration's API permissions"
+            }
+            "AADSTS53003" => {
+                "Conditional Access blocked this sign-in (device code sign-ins are often blocked \
+                 by policy): use `auth = \"certificate\"` or a client secret for an \
+                 application, or ask for an exclusion for the administrator"
+            }
+            "AADSTS50076" | "AADSTS50079" => {
+                "the sign-in needs multi-factor authentication that this flow did not satisfy: \
+                 complete MFA in the browser when the device code page asks, or use \
+                 `auth = \"certificate\"` for an application"
+            }
+            "AADSTS50105" => {
+                "the signed-in administrator is not assigned to the application (assignment \
+                 required): add them under Enterprise applications > Users and groups, or sign \
+                 in with an assigned account"
             }
             "AADSTS7000218" => {
                 "the app registration does not allow public clients: enable \"Allow public client \

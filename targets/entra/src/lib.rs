@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod target;
 
@@ -48,7 +49,12 @@ impl TargetFactory for EntraFactory {
             OptionDoc::optional(
                 "certificate",
                 "none",
-                "PEM file with the certificate (and its key, unless private_key is set)",
+                "the certificate: a .pfx/.p12 file, or PEM (with its key, unless private_key is set)",
+            ),
+            OptionDoc::optional(
+                "certificate_password",
+                "none",
+                "the .pfx file's password, e.g. { env = \"PICDAY_PFX_PASSWORD\" }",
             ),
             OptionDoc::optional(
                 "private_key",

@@ -3,7 +3,8 @@
 //! Graph addresses users by object id or userPrincipalName, but schools key their lists on
 //! `mail`, which often differs from the UPN, and UPNs can hold characters (`#EXT#`, `'`, a
 //! leading `$`) that break routing. So every key is resolved once per run to the user's object
-//! id (by UPN, then by mail), and the photo requests use that id only.
+//! id (by UPN, then by mail), and the photo requests use that id only. For a large run the
+//! keys are matched against one listing of the directory instead ([`crate::directory`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +21,10 @@ use crate::TYPE;
 use crate::auth::{Authenticator, Prompt, token_permissions};
 use crate::client::{GraphClient, GraphResponse, encode_query, encode_segment, odata_string};
 use crate::config::{BackupMode, Credential, Settings};
-use crate::error::{MAILBOX_ADVICE, PERMISSION_ADVICE, PhotoAnswer, USER_GONE, rekind};
+use crate::directory::{self, LIST_FROM, Listing};
+use crate::error::{
+    MAILBOX_ADVICE, ON_PREMISES_ADVICE, PERMISSION_ADVICE, PhotoAnswer, USER_GONE, rekind,
+};
 
 /// Permissions that allow writing other users' photos.
 const WRITE_PERMISSIONS: &[&str] = &["ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"];
@@ -33,6 +37,11 @@ pub struct EntraTarget {
     graph: GraphClient,
     /// Key -> object id (`None`: no such user), for the run.
     ids: Mutex<HashMap<String, Option<String>>>,
+    /// The keys of the run, from [`TargetIo::prepare`].
+    planned: Mutex<Vec<String>>,
+    /// The one directory listing of a large run, made at its first lookup: `None` if the run
+    /// is small or the listing could not be used (per-key lookups then).
+    listing: tokio::sync::OnceCell<Option<Listing>>,
 }
 
 #[derive(Deserialize)]
@@ -47,7 +56,66 @@ struct UserList {
     value: Vec<UserRef>,
 }
 
+/// The tenant's photo policy (`GET /beta/admin/people/photoUpdateSettings`,
+/// learn.microsoft.com/graph/profilephoto-configure-settings): `source` is `cloud`,
+/// `onPremises`, or absent (never set: cloud).
+#[derive(Deserialize)]
+struct PhotoUpdateSettings {
+    #[serde(default)]
+    source: Option<String>,
+}
+
 impl EntraTarget {
+    /// `check`'s look at the tenant's photo update settings: a hybrid tenant whose photos come
+    /// from on-premises refuses every cloud write, which is worth knowing before a push. Only
+    /// `beta` has the setting and reading it needs `PeopleSettings.Read.All`, which picday does
+    /// not require: anything but a clear answer is a note, never a failed check.
+    async fn check_photo_source(&self, report: &mut CheckReport) {
+        let path = "/admin/people/photoUpdateSettings";
+        let skipped = |why: &str| {
+            format!(
+                "not checked: the tenant's photo update settings ({why}); a hybrid tenant whose \
+                 photos come from on-premises refuses cloud writes"
+            )
+        };
+        let resp = match self.graph.send_beta(Method::GET, path).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                report.ok.push(skipped(e.message()));
+                return;
+            }
+        };
+        if resp.status == StatusCode::FORBIDDEN {
+            report.ok.push(skipped(
+                "reading them needs the optional permission PeopleSettings.Read.All",
+            ));
+            return;
+        }
+        if !resp.status.is_success() {
+            report
+                .ok
+                .push(skipped(&format!("Graph answered {}", resp.status.as_u16())));
+            return;
+        }
+        match serde_json::from_slice::<PhotoUpdateSettings>(&resp.body) {
+            Ok(PhotoUpdateSettings {
+                source: Some(source),
+            }) if source.eq_ignore_ascii_case("onPremises") => {
+                report.warnings.push(format!(
+                    "the tenant's photo update settings say photos come from on-premises \
+                     (source = {source}): Graph refuses photo writes from the cloud. {ON_PREMISES_ADVICE}"
+                ));
+            }
+            Ok(PhotoUpdateSettings { source }) => report.ok.push(format!(
+                "the tenant's photos are managed in the cloud (photo update settings: source = {})",
+                source.as_deref().unwrap_or("not set")
+            )),
+            Err(_) => report
+                .ok
+                .push(skipped("Graph's answer was not the settings object")),
+        }
+    }
+
     /// Builds the target of a `[targets.NAME]` section with `type = "entra"`.
     pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
         Self::build(spec, None)
@@ -87,6 +155,8 @@ impl EntraTarget {
             settings,
             graph,
             ids: Mutex::new(HashMap::new()),
+            planned: Mutex::new(Vec::new()),
+            listing: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -107,6 +177,9 @@ impl EntraTarget {
 
     /// The object id of the user a key names; `NotFound` if there is none.
     pub async fn resolve(&self, key: &str) -> Result<String> {
+        if self.cached(key).is_none() {
+            self.listed().await?;
+        }
         let found = match self.cached(key) {
             Some(hit) => hit,
             None => {
@@ -120,6 +193,47 @@ impl EntraTarget {
                 "no user with userPrincipalName, mail or proxy address {key:?} in this tenant"
             ))
         })
+    }
+
+    /// For a run of [`LIST_FROM`] people or more: lists the directory once (the first caller
+    /// does, the others wait) and remembers what every key of the run names. A temporary
+    /// failure (throttled, unavailable) is returned, for the retry layer, and the next lookup
+    /// lists again; any other failure is logged and the run looks people up one by one.
+    async fn listed(&self) -> Result<()> {
+        let keys = {
+            let planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+            if planned.len() < LIST_FROM {
+                return Ok(());
+            }
+            planned.clone()
+        };
+        self.listing
+            .get_or_try_init(|| async {
+                tracing::info!(
+                    "{}: listing the directory once to find {} people",
+                    self.info.name,
+                    keys.len()
+                );
+                match directory::list(&self.graph).await {
+                    Ok((users, listing)) => {
+                        for (key, id) in directory::matches(&users, &keys) {
+                            self.remember(&key, id);
+                        }
+                        Ok(Some(listing))
+                    }
+                    Err(e) if e.is_temporary() => Err(e),
+                    Err(e) => {
+                        tracing::warn!(
+                            "{}: the directory could not be listed ({e}); looking people up \
+                             one by one",
+                            self.info.name
+                        );
+                        Ok(None)
+                    }
+                }
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Asks Graph: by id or userPrincipalName, then by mail, then by a proxy address.
@@ -329,6 +443,7 @@ impl TargetIo for EntraTarget {
             ),
             None => "read the user list (it is empty)".into(),
         });
+        self.check_photo_source(&mut report).await;
         Ok(report)
     }
 
@@ -354,6 +469,25 @@ impl TargetIo for EntraTarget {
             return Err(self.put_not_found(&subject.key, &id, &resp).await);
         }
         Err(resp.error("uploading the photo"))
+    }
+
+    /// Remembers the run's keys: from [`LIST_FROM`] of them, the first lookup lists the
+    /// directory instead of asking per person.
+    async fn prepare(&self, keys: &[String]) -> Result<()> {
+        *self.planned.lock().unwrap_or_else(|p| p.into_inner()) = keys.to_vec();
+        Ok(())
+    }
+
+    /// What the directory listing cost, when there was one.
+    async fn finish(&self) -> Result<Option<String>> {
+        Ok(self.listing.get().cloned().flatten().map(|l| {
+            format!(
+                "users found with one directory listing: {} users in {} pages, {:.1} s",
+                l.users,
+                l.pages,
+                l.elapsed.as_secs_f64()
+            )
+        }))
     }
 
     async fn get_photo(&self, subject: &Subject) -> Result<Option<Vec<u8>>> {

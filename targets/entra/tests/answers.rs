@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use picday_core::engine::{Change, Deliverer, Delivery, NO_BACKUP, Quiet};
 use picday_core::layers::{StackOptions, stack};
-use picday_core::{ErrorKind, Outcome, Person, Photo, Profile, RunTarget, Status, Subject, Target};
+use picday_core::{
+    ErrorKind, Outcome, Person, Photo, Profile, RunTarget, Status, Subject, Target, TargetIo,
+};
+use picday_target_entra::directory::LIST_FROM;
 use picday_testkit::fixtures;
 use support::fake_graph::{FakeGraph, NoPhoto, Quirk, User};
 use support::journal::Backups;
@@ -237,4 +240,89 @@ async fn a_secondary_address_finds_its_user_and_two_users_for_one_key_are_refuse
     assert!(e.message().contains("u1@school.example") && e.message().contains("u2@school.example"));
     let e = target.resolve("nobody@old.example").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+/// A run of [`LIST_FROM`] people or more reads the directory once, in pages
+/// (`@odata.nextLink`), and finds every key in memory: by UPN, mail or secondary address, a key
+/// two users share still refused with both named, an unknown key not found. A 503 on the
+/// first page (as in a storm) is retried, not turned into per-person lookups.
+#[tokio::test]
+async fn a_large_run_lists_the_directory_once_and_matches_every_key_in_memory() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let n = LIST_FROM + 50;
+    let mut users: Vec<User> = (0..n).map(|i| user(i, Quirk::None)).collect();
+    users[0] = users[0]
+        .clone()
+        .with_proxies(&["SMTP:u0@school.example", "smtp:Alias.Zero@old.example"]);
+    for u in &mut users[1..3] {
+        *u = u.clone().with_proxies(&["smtp:shared@old.example"]);
+    }
+    let fake = tenant(users).await;
+    fake.set_page_size(100);
+    let target = Arc::new(support::target(&fake.url, &fake.url, &["size = 96"]));
+    let mut keys: Vec<String> = (3..n).map(|i| format!("U{i}@School.example")).collect();
+    let (alias, shared, gone) = (
+        "alias.zero@OLD.example",
+        "shared@old.example",
+        "gone@school.example",
+    );
+    keys.extend([alias, shared, gone].map(String::from));
+    target.prepare(&keys).await.unwrap();
+    let stacked = stack(target.clone(), &StackOptions::default());
+    fake.storm(1);
+    for key in &keys[..n - 3] {
+        stacked.put_photo(&subject(key), &photo()).await.unwrap();
+    }
+    stacked.put_photo(&subject(alias), &photo()).await.unwrap();
+    assert_eq!(
+        fake.photo_count(),
+        n - 2,
+        "every person found has the photo"
+    );
+    assert!(fake.photo_of("u0@school.example").is_some());
+    let pages = n.div_ceil(100) as u64;
+    assert_eq!(fake.stats.list_pages.load(SeqCst), pages, "one listing");
+    assert_eq!(fake.stats.lookups.load(SeqCst), 0, "no lookup per person");
+
+    let e = stacked
+        .put_photo(&subject(shared), &photo())
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("2 users"), "{e}");
+    assert!(e.message().contains("u1@school.example") && e.message().contains("u2@school.example"));
+    let e = stacked
+        .put_photo(&subject(gone), &photo())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(
+        fake.stats.list_pages.load(SeqCst),
+        pages,
+        "still one listing"
+    );
+    let note = target
+        .finish()
+        .await
+        .unwrap()
+        .expect("the listing is noted");
+    assert!(
+        note.contains(&format!("{n} users in {pages} pages")),
+        "{note}"
+    );
+}
+
+/// A small run keeps the per-person lookups: listing a school's whole tenant would cost more.
+#[tokio::test]
+async fn a_small_run_looks_each_person_up() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let fake = tenant((0..5).map(|i| user(i, Quirk::None)).collect()).await;
+    let target = Arc::new(support::target(&fake.url, &fake.url, &["size = 96"]));
+    let keys: Vec<String> = (0..3).map(|i| format!("u{i}@school.example")).collect();
+    target.prepare(&keys).await.unwrap();
+    for key in &keys {
+        target.put_photo(&subject(key), &photo()).await.unwrap();
+    }
+    assert_eq!(fake.stats.list_pages.load(SeqCst), 0);
+    assert_eq!(fake.stats.lookups.load(SeqCst), 3);
+    assert_eq!(target.finish().await.unwrap(), None);
 }

@@ -15,6 +15,9 @@ use serde_json::Value;
 use support::{CLIENT, SECRET, spec, target};
 
 const TOKEN_PATH: &str = "/contoso-tenant/oauth2/v2.0/token";
+/// The `aud` of every certificate assertion: the global cloud's own token endpoint, although
+/// the requests go to the test server (`login_url`), as they would through a proxy.
+const CLOUD_TOKEN_URL: &str = "https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token";
 const USERS_TOP: &str = "/v1.0/users?$top=1&$select=id,userPrincipalName";
 
 fn token_body(token: &str) -> String {
@@ -165,8 +168,7 @@ async fn certificate_assertion_is_ps256_signed_with_x5t_s256() {
     );
     t.check().await.expect("check");
     let assertion = seen.lock().unwrap().clone().expect("an assertion was sent");
-    let token_url = format!("{}{TOKEN_PATH}", server.url());
-    let (header, claims) = verify(&assertion, Algorithm::PS256, &token_url);
+    let (header, claims) = verify(&assertion, Algorithm::PS256, CLOUD_TOKEN_URL);
     assert_eq!(header.typ.as_deref(), Some("JWT"));
     assert_eq!(header.x5t_s256, Some(thumbprint("x5t#S256")));
     assert_eq!(header.x5t, None);
@@ -216,11 +218,7 @@ async fn certificate_assertion_rs256_fallback_uses_sha1_x5t_and_a_combined_pem()
     let t = EntraTarget::from_spec(&spec).unwrap();
     t.check().await.expect("check");
     let assertion = seen.lock().unwrap().clone().unwrap();
-    let (header, _) = verify(
-        &assertion,
-        Algorithm::RS256,
-        &format!("{}{TOKEN_PATH}", server.url()),
-    );
+    let (header, _) = verify(&assertion, Algorithm::RS256, CLOUD_TOKEN_URL);
     assert_eq!(header.x5t, Some(thumbprint("x5t")));
     assert_eq!(header.x5t_s256, None);
 }
@@ -327,6 +325,113 @@ async fn device_code_declined_is_an_auth_error() {
     assert!(e.message().contains("declined"), "{e}");
 }
 
+/// A device code sign-in that a tenant's policy stops: the token endpoint's poll answers
+/// `invalid_grant` with the AADSTS code (learn.microsoft.com/entra/identity/conditional-access/
+/// concept-authentication-flows; codes from the AADSTS error reference). Each gets advice that
+/// names another way in.
+#[tokio::test]
+async fn a_device_code_sign_in_blocked_by_policy_says_why_and_what_to_do() {
+    for (code, words, advice) in [
+        (
+            53003,
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+            "Conditional Access",
+        ),
+        (
+            50076,
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000003-0000-0000-c000-000000000000'.",
+            "multi-factor",
+        ),
+        (
+            50105,
+            "Your administrator has configured the application picday ('11111111-2222-3333-4444-555555555555') to block users unless they are specifically granted ('assigned') access to the application.",
+            "not assigned",
+        ),
+    ] {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/contoso-tenant/oauth2/v2.0/devicecode")
+            .with_status(200)
+            .with_body(r#"{"user_code":"C","device_code":"d","verification_uri":"https://login.example/device","expires_in":900,"interval":1}"#)
+            .create_async()
+            .await;
+        server
+            .mock("POST", TOKEN_PATH)
+            .with_status(400)
+            .with_header("content-type", "application/json; charset=utf-8")
+            .with_body(format!(
+                r#"{{"error":"invalid_grant","error_description":"AADSTS{code}: {words} Trace ID: 0000 Correlation ID: 1111 Timestamp: 2026-11-03 08:00:00Z","error_codes":[{code}],"timestamp":"2026-11-03 08:00:00Z","trace_id":"0000","correlation_id":"1111","suberror":"message_only"}}"#
+            ))
+            .create_async()
+            .await;
+        let t = EntraTarget::with_prompt(
+            &spec(&server.url(), &server.url(), &["auth = \"device_code\""]),
+            Arc::new(|_: &str| {}),
+        )
+        .unwrap();
+        let e = t.check().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth, "{code}");
+        assert!(e.message().contains(advice), "{code}: {e}");
+        assert!(
+            e.message().contains(&format!("AADSTS{code}")),
+            "{code}: {e}"
+        );
+    }
+}
+
+/// `check` reads the tenant's photo update settings (beta; PeopleSettings.Read.All). The
+/// object as Graph returns it (learn.microsoft.com/graph/api/photoupdatesettings-get):
+/// `source` `onPremises` is a warning with the `ldap` route, `cloud` an ok line, and a 403
+/// (permission not granted, Graph's `Authorization_RequestDenied`) only a note.
+#[tokio::test]
+async fn check_reads_whether_the_tenant_takes_photos_from_on_premises() {
+    let on_prem = r#"{"@odata.context":"https://graph.microsoft.com/beta/$metadata#admin/people/photoUpdateSettings/$entity","id":"photoUpdateSettings","source":"onPremises","allowedRoles":[]}"#;
+    let cloud = r#"{"@odata.context":"https://graph.microsoft.com/beta/$metadata#admin/people/photoUpdateSettings/$entity","id":"photoUpdateSettings","source":"cloud","allowedRoles":["62e90394-69f5-4237-9190-012177145e10"]}"#;
+    let denied = r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2026-11-03T08:00:00","request-id":"r","client-request-id":"c"}}}"#;
+    for (status, body, expect_warning, words) in [
+        (200, on_prem, true, "ldap"),
+        (200, cloud, false, "managed in the cloud"),
+        (403, denied, false, "PeopleSettings.Read.All"),
+    ] {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", TOKEN_PATH)
+            .with_status(200)
+            .with_body(token_body("tok"))
+            .create_async()
+            .await;
+        let _users = users_mock(&mut server, "tok").await;
+        let settings = server
+            .mock("GET", "/beta/admin/people/photoUpdateSettings")
+            .match_header("authorization", "Bearer tok")
+            .with_status(status)
+            .with_header("content-type", "application/json")
+            .with_body(body)
+            .create_async()
+            .await;
+        let report = target(&server.url(), &server.url(), &[])
+            .check()
+            .await
+            .unwrap();
+        settings.assert_async().await;
+        let lines = if expect_warning {
+            &report.warnings
+        } else {
+            &report.ok
+        };
+        assert!(
+            lines.iter().any(|l| l.contains(words)),
+            "{status}: {report:?}"
+        );
+        if !expect_warning {
+            assert!(
+                !report.warnings.iter().any(|w| w.contains("on-premises")),
+                "{report:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn check_turns_common_token_failures_into_advice() {
     for (code, advice) in [
@@ -384,6 +489,8 @@ async fn check_turns_a_403_into_permission_advice() {
     assert_eq!(e.kind(), ErrorKind::Permission);
     assert!(e.message().contains("ProfilePhoto.ReadWrite.All"), "{e}");
     assert!(e.message().contains("admin consent"), "{e}");
+    // The other cause of a 403 on a photo: a hybrid tenant whose photos come from AD.
+    assert!(e.message().contains("on-premises"), "{e}");
     assert_eq!(e.context_value("request_id"), Some("req-403"));
 }
 
@@ -477,4 +584,84 @@ async fn echoed(
         .await
         .unwrap_err();
     format!("{e} {e:?}")
+}
+
+/// A `.pfx` as Windows exports it (TripleDES-SHA1) and as OpenSSL 3 writes it (AES-256) signs
+/// the same assertion as the PEM pair it was made from: the signature verifies with the
+/// certificate's public key, the thumbprint is the certificate's, and the password comes from
+/// a file, as a secret.
+#[tokio::test]
+async fn a_pfx_certificate_signs_like_its_pem_pair() {
+    for pfx in ["test-3des.pfx", "test-aes.pfx"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(support::fixtures().join(pfx), dir.path().join("app.pfx")).unwrap();
+        std::fs::write(dir.path().join("pfx-password"), "picday-test").unwrap();
+        let mut server = mockito::Server::new_async().await;
+        let seen = capture_assertion(&mut server).await;
+        let _users = users_mock(&mut server, "tok-cert").await;
+        let spec = support::spec_in(
+            dir.path(),
+            &server.url(),
+            &server.url(),
+            &[
+                "certificate = \"app.pfx\"",
+                "certificate_password = { file = \"pfx-password\" }",
+            ],
+        );
+        let t = EntraTarget::from_spec(&spec).unwrap();
+        let report = t.check().await.expect("check");
+        assert!(
+            !report.warnings.iter().any(|w| w.contains("written into")),
+            "{pfx}: {report:?}"
+        );
+        let assertion = seen.lock().unwrap().clone().expect("an assertion was sent");
+        let (header, _) = verify(&assertion, Algorithm::PS256, CLOUD_TOKEN_URL);
+        assert_eq!(header.x5t_s256, Some(thumbprint("x5t#S256")), "{pfx}");
+    }
+}
+
+/// What goes wrong with a `.pfx` is said when the configuration loads, naming the key: a wrong
+/// or missing password, a file exported without its private key, a `private_key` beside it.
+#[test]
+fn a_pfx_that_cannot_be_used_is_refused_with_what_to_do() {
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &[
+                "certificate = \"test-3des.pfx\"",
+                "certificate_password = \"not-the-password\"",
+            ],
+            "certificate",
+            "certificate_password",
+        ),
+        (
+            &["certificate = \"test-aes.pfx\""],
+            "certificate",
+            "certificate_password",
+        ),
+        (
+            &[
+                "certificate = \"test-nokey.pfx\"",
+                "certificate_password = \"picday-test\"",
+            ],
+            "certificate",
+            "private key",
+        ),
+        (
+            &[
+                "certificate = \"test-aes.pfx\"",
+                "certificate_password = \"picday-test\"",
+                "private_key = { file = \"test-key.pem\" }",
+            ],
+            "private_key",
+            "leave `private_key` out",
+        ),
+    ];
+    for (extra, key, words) in cases {
+        let e = EntraTarget::from_spec(&spec("http://127.0.0.1:9", "http://127.0.0.1:9", extra))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{extra:?}: {e}");
+        assert!(e.to_string().contains(key), "{extra:?}: {e}");
+        assert!(e.to_string().contains(words), "{extra:?}: {e}");
+        assert!(!e.to_string().contains("not-the-password"), "{e}");
+    }
 }

@@ -130,7 +130,9 @@ pub struct Stats {
     pub unavailable: AtomicU64,
     /// Photo requests (reads, writes, removals), user lookups and list pages.
     pub photo_requests: AtomicU64,
+    /// Lookups of one person: by UPN or id, or a `$filter` search.
     pub lookups: AtomicU64,
+    /// Pages of the unfiltered user list.
     pub list_pages: AtomicU64,
     /// Write attempts (PUT/PATCH/DELETE of a photo), whatever the answer.
     pub write_attempts: AtomicU64,
@@ -337,7 +339,6 @@ impl FakeGraph {
             return graph_error(400, "BadRequest", "Invalid version.");
         };
         if rest.is_empty() {
-            self.stats.list_pages.fetch_add(1, Ordering::SeqCst);
             return self.list_users(query);
         }
         let rest = rest.strip_prefix('/').unwrap_or(rest);
@@ -487,6 +488,13 @@ impl FakeGraph {
                 _ => {}
             }
         }
+        // A filtered search is one person's lookup; a page without a filter is the listing.
+        let counter = if filter.is_some() {
+            &self.stats.lookups
+        } else {
+            &self.stats.list_pages
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
         let fields: Vec<&str> = select.split(',').map(str::trim).collect();
         let (matches, next): (Vec<&User>, Option<usize>) = match &filter {
             None => {
