@@ -338,6 +338,18 @@ impl Deliverer {
             })
             .collect();
         let mut summary = RunSummary::default();
+        // Each target learns whom the jobs are about before the first request (a target that
+        // can look people up in bulk does so once: see `TargetIo::prepare`).
+        for (index, t) in targets.iter().enumerate() {
+            let keys: Vec<String> = jobs
+                .iter()
+                .filter(|j| j.target == index)
+                .map(|j| j.subject.key.clone())
+                .collect();
+            if let Err(e) = t.target.prepare(&keys).await {
+                summary.notes.push(format!("{}: {e}", t.name));
+            }
+        }
         let mut tasks = JoinSet::new();
         for (n, job) in jobs.into_iter().enumerate() {
             let target = targets[job.target].clone();

@@ -4,9 +4,14 @@
 //!
 //! Run: `cargo run --release -p picday-target-entra --example graph_bench`
 //! Options (all optional): `--users 2000 --latency-ms 50 --quota 100 --burst 100
-//! --baseline-users 500`. The one-at-a-time baseline is serial, so its time is linear in the
-//! number of users; by default it runs 500 users and scales to the full count (say
-//! `--baseline-users 2000` to measure it all, which takes about 100 s more).
+//! --baseline-users 500 --fault-every 0 --reads`. The one-at-a-time baseline is serial, so its
+//! time is linear in the number of users; by default it runs 500 users and scales to the full
+//! count (say `--baseline-users 2000` to measure it all, which takes about 100 s more).
+//!
+//! `--realistic` is a tenant as schools meet it: 250 ms on every request, Graph's 20 writes/s
+//! with 429 + Retry-After, every 20th write (5 %) answered `503` with `Retry-After: 1`, and for
+//! each person what a push does: the backup read of the current photo, then the write, after
+//! one directory listing (the run's keys go to `prepare` first, as the engine does).
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot unwrap has failed
 
@@ -29,6 +34,10 @@ struct Args {
     quota: f64,
     burst: f64,
     baseline_users: usize,
+    /// Every `n`th write is answered 503 with Retry-After: 1 (0: never).
+    fault_every: u64,
+    /// Read each user's current photo before writing it (the backup of a push).
+    reads: bool,
 }
 
 fn args() -> Args {
@@ -38,17 +47,35 @@ fn args() -> Args {
         quota: 100.0,
         burst: 100.0,
         baseline_users: 500,
+        fault_every: 0,
+        reads: false,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args().skip(1);
     let mut burst_set = false;
-    for pair in argv.chunks(2) {
-        let value = pair.get(1).map(String::as_str).unwrap_or("");
+    while let Some(flag) = argv.next() {
+        match flag.as_str() {
+            "--realistic" => {
+                a.latency = Duration::from_millis(250);
+                a.quota = 20.0;
+                a.burst = 20.0;
+                burst_set = true;
+                a.fault_every = 20;
+                a.reads = true;
+                continue;
+            }
+            "--reads" => {
+                a.reads = true;
+                continue;
+            }
+            _ => {}
+        }
+        let value = argv.next().unwrap_or_default();
         let num = || {
             value
                 .parse::<f64>()
-                .unwrap_or_else(|_| panic!("{} needs a number", pair[0]))
+                .unwrap_or_else(|_| panic!("{flag} needs a number"))
         };
-        match pair[0].as_str() {
+        match flag.as_str() {
             "--users" => a.users = num() as usize,
             "--latency-ms" => a.latency = Duration::from_millis(num() as u64),
             "--quota" => a.quota = num(),
@@ -57,6 +84,7 @@ fn args() -> Args {
                 burst_set = true;
             }
             "--baseline-users" => a.baseline_users = num() as usize,
+            "--fault-every" => a.fault_every = num() as u64,
             other => panic!("unknown option {other}"),
         }
     }
@@ -121,8 +149,14 @@ async fn one_at_a_time(fake: &FakeGraph, users: usize, photo: &[u8]) -> (Duratio
     (start.elapsed(), lost)
 }
 
-/// picday: the Entra target through the standard layers, every user queued at once.
-async fn picday(fake: &FakeGraph, users: usize, photo: picday_core::Photo) -> (Duration, usize) {
+/// picday: the Entra target through the standard layers, every user queued at once; with
+/// `reads`, each person's current photo is read (the backup) before the write.
+async fn picday(
+    fake: &FakeGraph,
+    users: usize,
+    photo: picday_core::Photo,
+    reads: bool,
+) -> (Duration, usize) {
     let options: toml::Table = toml::from_str(&format!(
         "tenant_id = \"bench\"\nclient_id = \"bench\"\nclient_secret = \"bench\"\n\
          login_url = \"{0}\"\ngraph_url = \"{0}\"\n",
@@ -133,16 +167,27 @@ async fn picday(fake: &FakeGraph, users: usize, photo: picday_core::Photo) -> (D
     let target: Arc<dyn Target> = Arc::new(EntraTarget::from_spec(&spec).expect("target"));
     let stacked = stack(target.clone(), &StackOptions::default());
     let start = Instant::now();
+    let subjects: Vec<Subject> = (0..users)
+        .map(|i| {
+            let person = Arc::new(Person::new(
+                format!("{i}.jpg"),
+                [("mail", format!("user{i}@bench.example"))],
+            ));
+            target.subject(person).expect("subject")
+        })
+        .collect();
+    let keys: Vec<String> = subjects.iter().map(|s| s.key.clone()).collect();
+    stacked.prepare(&keys).await.expect("prepare");
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..users {
+    for subject in subjects {
         let t = stacked.clone();
-        let person = Arc::new(Person::new(
-            format!("{i}.jpg"),
-            [("mail", format!("user{i}@bench.example"))],
-        ));
-        let subject: Subject = target.subject(person).expect("subject");
         let photo = photo.clone();
-        tasks.spawn(async move { t.put_photo(&subject, &photo).await });
+        tasks.spawn(async move {
+            if reads {
+                t.get_photo(&subject).await?;
+            }
+            t.put_photo(&subject, &photo).await
+        });
     }
     let mut lost = 0;
     while let Some(r) = tasks.join_next().await {
@@ -164,21 +209,36 @@ async fn main() {
         burst: a.burst,
     };
     println!(
-        "graph_bench: {} users, {} ms per request, write quota {} writes/s (burst {}), photo {} bytes",
+        "graph_bench: {} users, {} ms per request, write quota {} writes/s (burst {}), photo {} bytes{}{}",
         a.users,
         a.latency.as_millis(),
         a.quota,
         a.burst,
-        photo.len()
+        photo.len(),
+        if a.fault_every > 0 {
+            format!(
+                ", every {}th write answered 503 (Retry-After: 1)",
+                a.fault_every
+            )
+        } else {
+            String::new()
+        },
+        if a.reads {
+            ", a backup read before each write"
+        } else {
+            ""
+        },
     );
 
     let fake = FakeGraph::start(tenant(a.users), a.latency, Some(quota)).await;
+    fake.fail_every_nth_write(a.fault_every);
     let (base_time, base_lost) = one_at_a_time(&fake, a.baseline_users, &photo.bytes).await;
     let base_full = base_time.mul_f64(a.users as f64 / a.baseline_users as f64);
     let base_stored = fake.photo_count();
 
     let fake = FakeGraph::start(tenant(a.users), a.latency, Some(quota)).await;
-    let (pd_time, pd_lost) = picday(&fake, a.users, photo.clone()).await;
+    fake.fail_every_nth_write(a.fault_every);
+    let (pd_time, pd_lost) = picday(&fake, a.users, photo.clone(), a.reads).await;
     let stored = fake.photo_count();
     let s = &fake.stats;
 
@@ -235,8 +295,19 @@ async fn main() {
         s.peak_in_flight.load(Ordering::SeqCst),
         s.token_requests.load(Ordering::SeqCst),
     );
+    let per = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::SeqCst) as f64 / a.users as f64;
     println!(
-        "one at a time: {base_stored} photos stored of {} sent",
+        "picday requests per person: {:.2} in all ({:.2} lookups, {:.3} list pages, {:.2} photo \
+         requests of which {:.2} write attempts); {} answered 503",
+        per(&s.requests),
+        per(&s.lookups),
+        per(&s.list_pages),
+        per(&s.photo_requests),
+        per(&s.write_attempts),
+        s.unavailable.load(Ordering::SeqCst),
+    );
+    println!(
+        "one at a time: {base_stored} photos stored of {} sent ({base_lost} lost: no retries)",
         a.baseline_users
     );
     assert_eq!(pd_lost, 0, "picday lost photos");

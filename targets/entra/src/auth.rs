@@ -30,8 +30,11 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// The grant type the device code flow polls with.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-/// Shows the device code sign-in instructions to the administrator.
+/// Shows the sign-in instructions to the administrator (device code, browser).
 pub type Prompt = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Opens a sign-in page in the administrator's browser; whether it could.
+pub type Browser = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// The PEM sections of `text` that decode, in order; a damaged section is passed over.
 fn pem_sections(text: &str) -> impl Iterator<Item = (SectionKind, Vec<u8>)> + '_ {
@@ -198,12 +201,14 @@ pub struct Authenticator {
     /// The `aud` of certificate assertions (see [`Settings::assertion_audience`]).
     assertion_audience: String,
     device_url: String,
+    authorize_url: String,
     client_id: String,
     scope: String,
     credential: Credential,
     cache: TokenCache,
     refresh_token: tokio::sync::Mutex<Option<Secret>>,
     prompt: Prompt,
+    browser: Browser,
 }
 
 impl fmt::Debug for Authenticator {
@@ -218,6 +223,7 @@ impl fmt::Debug for Authenticator {
                     Credential::Secret(_) => "secret",
                     Credential::Certificate { .. } => "certificate",
                     Credential::DeviceCode => "device code",
+                    Credential::Browser => "browser",
                 },
             )
             .finish_non_exhaustive()
@@ -232,13 +238,21 @@ impl Authenticator {
             token_url: format!("{base}/token"),
             assertion_audience: settings.assertion_audience.clone(),
             device_url: format!("{base}/devicecode"),
+            authorize_url: format!("{base}/authorize"),
             client_id: settings.client_id.clone(),
             scope: settings.scope.clone(),
             credential: settings.credential.clone(),
             cache: TokenCache::new(RENEW_EARLY),
             refresh_token: tokio::sync::Mutex::new(None),
             prompt: Arc::new(|message: &str| eprintln!("{message}")),
+            browser: Arc::new(crate::browser::open),
         }
+    }
+
+    /// Replaces how the browser is opened for `auth = "browser"` (the system's default
+    /// browser otherwise).
+    pub fn set_browser(&mut self, browser: Browser) {
+        self.browser = browser;
     }
 
     /// Replaces how device code instructions are shown (stderr by default).
@@ -294,6 +308,7 @@ impl Authenticator {
                 .await
             }
             Credential::DeviceCode => self.device_code().await,
+            Credential::Browser => self.browser_sign_in().await,
         }
     }
 
@@ -327,25 +342,76 @@ impl Authenticator {
         }
     }
 
+    /// A token from the refresh token of an earlier sign-in, if there is one and it still
+    /// works (a long run does not ask the administrator again).
+    async fn refreshed(&self) -> Option<AccessToken> {
+        let refresh = self.refresh_token.lock().await.clone()?;
+        match self
+            .request(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", &self.client_id),
+                ("refresh_token", refresh.expose()),
+                ("scope", &self.scope_offline()),
+            ])
+            .await
+        {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "refreshing the token failed; signing in again");
+                None
+            }
+        }
+    }
+
+    /// The browser flow ([`crate::browser`]): opens the authorize page, waits for the
+    /// loopback redirect with its code, and redeems it with the PKCE verifier.
+    async fn browser_sign_in(&self) -> Result<AccessToken> {
+        if let Some(t) = self.refreshed().await {
+            return Ok(t);
+        }
+        let pkce = crate::browser::Pkce::new()?;
+        let redirect = crate::browser::Redirect::listen().await?;
+        let scope = self.scope_offline();
+        let q = |v: &str| {
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let url = format!(
+            "{}?client_id={}&response_type=code&redirect_uri={}&response_mode=query&scope={}\
+             &code_challenge={}&code_challenge_method=S256&state={}&prompt=select_account",
+            self.authorize_url,
+            q(&self.client_id),
+            q(&redirect.uri),
+            q(&scope),
+            pkce.challenge,
+            pkce.state
+        );
+        let message = if (self.browser)(&url) {
+            format!(
+                "Sign in in the browser window picday opened. If none opened, open this \
+                 address on this computer:\n{url}"
+            )
+        } else {
+            format!("To sign in, open this address in a browser on this computer:\n{url}")
+        };
+        (self.prompt)(&message);
+        let code = redirect.code(&pkce.state).await?;
+        self.request(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &self.client_id),
+            ("code", code.expose()),
+            ("redirect_uri", &redirect.uri),
+            ("code_verifier", pkce.verifier.expose()),
+            ("scope", &scope),
+        ])
+        .await
+        .map_err(|e| e.prefixed("browser sign-in"))
+    }
+
     /// The device code flow: renew with the refresh token when there is one, else show the
     /// code and poll until the administrator has signed in.
     async fn device_code(&self) -> Result<AccessToken> {
-        let refresh = self.refresh_token.lock().await.clone();
-        if let Some(refresh) = refresh {
-            match self
-                .request(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", &self.client_id),
-                    ("refresh_token", refresh.expose()),
-                    ("scope", &self.scope_offline()),
-                ])
-                .await
-            {
-                Ok(t) => return Ok(t),
-                Err(e) => {
-                    tracing::warn!(error = %e, "refreshing the token failed; signing in again")
-                }
-            }
+        if let Some(t) = self.refreshed().await {
+            return Ok(t);
         }
         let request = self
             .http

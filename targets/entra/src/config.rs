@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 pub struct EntraConfig {
     pub tenant_id: String,
     pub client_id: String,
-    /// `secret`, `certificate` or `device_code`; inferred from the credential given.
+    /// `secret`, `certificate`, `device_code` or `browser`; inferred from the credential given.
     #[serde(default)]
     pub auth: Option<AuthMode>,
     #[serde(default)]
@@ -110,6 +110,9 @@ pub enum AuthMode {
     Certificate,
     /// An administrator signs in on another device (delegated permissions).
     DeviceCode,
+    /// An administrator signs in in a browser on this computer (delegated permissions;
+    /// authorization code with PKCE on a loopback redirect).
+    Browser,
 }
 
 /// The signature of the certificate assertion.
@@ -170,6 +173,7 @@ pub enum Credential {
         alg: AssertionAlg,
     },
     DeviceCode,
+    Browser,
 }
 
 /// Everything the target needs, checked.
@@ -224,7 +228,7 @@ impl Settings {
                 return Err(spec.error_at(
                     "client_id",
                     "no credential: set `client_secret = { env = \"...\" }`, `certificate = \
-                     \"app.pem\"`, or `auth = \"device_code\"`",
+                     \"app.pem\"`, or `auth = \"device_code\"` / `\"browser\"`",
                 ));
             }
         };
@@ -297,6 +301,7 @@ impl Settings {
                 }
             }
             AuthMode::DeviceCode => Credential::DeviceCode,
+            AuthMode::Browser => Credential::Browser,
         };
         let trim = |s: &str| s.trim_end_matches('/').to_string();
         let login_url = trim(cfg.login_url.as_deref().unwrap_or(cfg.cloud.login_url()));

@@ -10,6 +10,7 @@
 //! `picday_core::layers`, like for every target; this crate only classifies what Graph said.
 
 pub mod auth;
+pub mod browser;
 pub mod client;
 pub mod config;
 pub mod directory;
@@ -69,7 +70,7 @@ impl TargetFactory for EntraFactory {
             OptionDoc::optional(
                 "auth",
                 "inferred",
-                "\"secret\", \"certificate\" or \"device_code\" (an administrator signs in)",
+                "\"secret\", \"certificate\", or an administrator signs in: \"device_code\" or \"browser\"",
             ),
             OptionDoc::optional(
                 "cloud",

@@ -18,7 +18,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 use crate::TYPE;
-use crate::auth::{Authenticator, Prompt, token_permissions};
+use crate::auth::{Authenticator, Browser, Prompt, token_permissions};
 use crate::client::{GraphClient, GraphResponse, encode_query, encode_segment, odata_string};
 use crate::config::{BackupMode, Credential, Settings};
 use crate::directory::{self, LIST_FROM, Listing};
@@ -118,20 +118,29 @@ impl EntraTarget {
 
     /// Builds the target of a `[targets.NAME]` section with `type = "entra"`.
     pub fn from_spec(spec: &TargetSpec) -> Result<Self> {
-        Self::build(spec, None)
+        Self::build(spec, None, None)
     }
 
-    /// Like [`EntraTarget::from_spec`], showing device code instructions through `prompt`.
+    /// Like [`EntraTarget::from_spec`], showing sign-in instructions through `prompt`.
     pub fn with_prompt(spec: &TargetSpec, prompt: Prompt) -> Result<Self> {
-        Self::build(spec, Some(prompt))
+        Self::build(spec, Some(prompt), None)
     }
 
-    fn build(spec: &TargetSpec, prompt: Option<Prompt>) -> Result<Self> {
+    /// Like [`EntraTarget::with_prompt`], opening the sign-in page of `auth = "browser"`
+    /// through `browser` instead of the system's browser.
+    pub fn with_browser(spec: &TargetSpec, prompt: Prompt, browser: Browser) -> Result<Self> {
+        Self::build(spec, Some(prompt), Some(browser))
+    }
+
+    fn build(spec: &TargetSpec, prompt: Option<Prompt>, browser: Option<Browser>) -> Result<Self> {
         let settings = Settings::from_spec(spec)?;
         let http = picday_http::client(settings.timeout)?;
         let mut auth = Authenticator::new(http.clone(), &settings);
         if let Some(p) = prompt {
             auth.set_prompt(p);
+        }
+        if let Some(b) = browser {
+            auth.set_browser(b);
         }
         let graph = GraphClient::new(http, auth, &settings.graph_url);
         let host = settings
@@ -410,7 +419,10 @@ impl TargetIo for EntraTarget {
                     .push(format!("the token carries {}", perms.join(", ")));
             }
             Some(perms) => {
-                let what = if matches!(self.settings.credential, Credential::DeviceCode) {
+                let what = if matches!(
+                    self.settings.credential,
+                    Credential::DeviceCode | Credential::Browser
+                ) {
                     "the signed-in administrator's token"
                 } else {
                     "the application's token"

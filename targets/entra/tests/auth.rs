@@ -665,3 +665,141 @@ fn a_pfx_that_cannot_be_used_is_refused_with_what_to_do() {
         assert!(!e.to_string().contains("not-the-password"), "{e}");
     }
 }
+
+/// The query parameters of a URL, decoded.
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+            (k.to_string(), v.into_owned())
+        })
+        .collect()
+}
+
+/// A test "browser": what the identity platform does once the administrator has signed in.
+/// A stray request (a favicon) comes first and must be waited past; then the redirect to
+/// `redirect_uri` with `redirect` (a code or an error) and the request's `state`.
+fn browser(
+    seen: Arc<Mutex<Option<String>>>,
+    redirect: &'static str,
+) -> picday_target_entra::auth::Browser {
+    Arc::new(move |url: &str| {
+        *seen.lock().unwrap() = Some(url.to_string());
+        let q = query_of(url);
+        let back = q["redirect_uri"].clone();
+        let state = q["state"].clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let stray = http
+                .get(format!("{back}/favicon.ico"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(stray.status(), 404);
+            let page = http
+                .get(format!(
+                    "{back}/?{redirect}&state={state}&session_state=s-1"
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), 200);
+        });
+        true
+    })
+}
+
+/// `auth = "browser"`: the authorization code flow with PKCE on a loopback redirect, as the
+/// identity platform documents it (learn.microsoft.com/entra/identity-platform/
+/// v2-oauth2-auth-code-flow): the authorize URL carries the S256 challenge, a state and
+/// `offline_access`; the code comes back to `http://localhost:PORT` with that state; the
+/// token request redeems it with the verifier whose S256 is the challenge.
+#[tokio::test]
+async fn a_browser_sign_in_redeems_the_code_with_the_pkce_verifier() {
+    let mut server = mockito::Server::new_async().await;
+    let form = Arc::new(Mutex::new(String::new()));
+    let store = form.clone();
+    let token = server
+        .mock("POST", TOKEN_PATH)
+        .match_body(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("grant_type".into(), "authorization_code".into()),
+            Matcher::UrlEncoded("client_id".into(), CLIENT.into()),
+            Matcher::UrlEncoded("code".into(), "0.AXcode-from-entra".into()),
+        ]))
+        .with_status(200)
+        .with_body_from_request(move |req| {
+            *store.lock().unwrap() = req.utf8_lossy_body().unwrap().into_owned();
+            br#"{"token_type":"Bearer","scope":"https://graph.microsoft.com/.default","expires_in":4766,"ext_expires_in":4766,"access_token":"tok-browser","refresh_token":"rt-1"}"#.to_vec()
+        })
+        .create_async()
+        .await;
+    let users = users_mock(&mut server, "tok-browser").await;
+    let url = Arc::new(Mutex::new(None));
+    let t = EntraTarget::with_browser(
+        &spec(&server.url(), &server.url(), &["auth = \"browser\""]),
+        Arc::new(|_: &str| {}),
+        browser(url.clone(), "code=0.AXcode-from-entra"),
+    )
+    .unwrap();
+    t.check().await.expect("check after the browser sign-in");
+    token.assert_async().await;
+    users.assert_async().await;
+
+    let url = url.lock().unwrap().clone().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "{}/contoso-tenant/oauth2/v2.0/authorize?",
+            server.url()
+        )),
+        "{url}"
+    );
+    let asked = query_of(&url);
+    assert_eq!(asked["client_id"], CLIENT);
+    assert_eq!(asked["response_type"], "code");
+    assert_eq!(asked["code_challenge_method"], "S256");
+    assert!(asked["scope"].contains("offline_access"), "{url}");
+    assert!(
+        asked["redirect_uri"].starts_with("http://localhost:"),
+        "{url}"
+    );
+    let sent = query_of(&format!("?{}", form.lock().unwrap()));
+    assert_eq!(sent["redirect_uri"], asked["redirect_uri"]);
+    use base64::Engine as _;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sent["code_verifier"].as_bytes()),
+    );
+    assert_eq!(
+        challenge, asked["code_challenge"],
+        "the verifier answers the challenge"
+    );
+    assert!(
+        !format!("{t:?}").contains("rt-1"),
+        "the refresh token stays out of Debug"
+    );
+}
+
+/// A sign-in the identity platform refuses comes back as an error redirect; picday says why.
+#[tokio::test]
+async fn a_refused_browser_sign_in_is_an_auth_error_with_the_reason() {
+    let server = mockito::Server::new_async().await;
+    let t = EntraTarget::with_browser(
+        &spec(&server.url(), &server.url(), &["auth = \"browser\""]),
+        Arc::new(|_: &str| {}),
+        browser(
+            Arc::default(),
+            "error=access_denied&error_description=AADSTS53003%3A+Access+has+been+blocked+by+Conditional+Access+policies.",
+        ),
+    )
+    .unwrap();
+    let e = t.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert!(e.message().contains("access_denied"), "{e}");
+    assert!(e.message().contains("AADSTS53003"), "{e}");
+    assert!(
+        e.message().contains("auth = \"certificate\""),
+        "advice: {e}"
+    );
+}
