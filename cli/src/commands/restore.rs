@@ -43,23 +43,22 @@ pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<O
     let mut backups = state.backups(&args.run, args.target.as_deref())?;
     if !args.only.is_empty() {
         backups.retain(|b| args.only.contains(&b.key));
-        if backups.is_empty() {
-            let on = args.target.as_ref().map(|t| format!(" on target {t}"));
-            return Err(crate::exit::usage(format!(
-                "run {} took no backup of {}{}: nothing to restore",
-                args.run,
-                args.only.join(", "),
-                on.unwrap_or_default()
-            )));
-        }
     }
     if backups.is_empty() {
         let on = args.target.as_ref().map(|t| format!(" on target {t}"));
+        let on = on.unwrap_or_default();
+        if !args.only.is_empty() {
+            let who = args.only.join(", ");
+            let why = format!(
+                "run {} took no backup of {who}{on}: nothing to restore",
+                args.run
+            );
+            return Err(crate::exit::usage(why));
+        }
         say!(
-            "run {} took no backups{}: nothing to restore (backups are taken on targets that can \
-             read photos back, unless `backup = false`)",
-            args.run,
-            on.unwrap_or_default()
+            "run {} took no backups{on}: nothing to restore (backups are taken on targets that \
+             can read photos back, unless `backup = false`)",
+            args.run
         );
         return Ok(Outcome::Ok);
     }
@@ -86,19 +85,13 @@ pub async fn run(config_path: &Path, args: Args, json: bool) -> anyhow::Result<O
     let report = run.finish(&config.path, false, count, &[], &summary)?;
     let failed = summary.count(Status::Failed);
     if json {
-        let totals = &report.totals;
-        let (id, dir) = (&report.run_id, &run.dir);
-        let ok = failed == 0;
-        let line = serde_json::json!({"run_id": id, "restored_from": args.run,
-            "report_dir": dir, "totals": totals, "ok": ok});
+        let line = serde_json::json!({"run_id": report.run_id, "restored_from": args.run,
+            "report_dir": run.dir, "totals": report.totals, "ok": failed == 0});
         say!("{}", serde_json::to_string_pretty(&line)?);
-        return Ok(Outcome::partial_if(!ok));
+        return Ok(Outcome::partial_if(failed > 0));
     }
-    say!(
-        "picday restore of run {} (run {}):",
-        args.run,
-        report.run_id
-    );
+    let (from, id) = (&args.run, &report.run_id);
+    say!("picday restore of run {from} (run {id}):");
     for (target, t) in &report.totals {
         say!(
             "  {target:<16} restored {:>5}   failed {:>5}",

@@ -300,8 +300,9 @@ async fn device_code_polls_through_authorization_pending() {
     users.assert_async().await;
 }
 
-#[tokio::test]
-async fn device_code_declined_is_an_auth_error() {
+/// A device code sign-in whose poll the token endpoint answers 400 with `body`: the error
+/// `check` ends with.
+async fn device_code_refused(body: String) -> picday_core::Error {
     let mut server = mockito::Server::new_async().await;
     server
         .mock("POST", "/contoso-tenant/oauth2/v2.0/devicecode")
@@ -312,7 +313,8 @@ async fn device_code_declined_is_an_auth_error() {
     server
         .mock("POST", TOKEN_PATH)
         .with_status(400)
-        .with_body(r#"{"error":"authorization_declined","error_description":"AADSTS70000: The user declined.","error_codes":[70000]}"#)
+        .with_header("content-type", "application/json; charset=utf-8")
+        .with_body(body)
         .create_async()
         .await;
     let t = EntraTarget::with_prompt(
@@ -320,7 +322,15 @@ async fn device_code_declined_is_an_auth_error() {
         Arc::new(|_: &str| {}),
     )
     .unwrap();
-    let e = t.check().await.unwrap_err();
+    t.check().await.unwrap_err()
+}
+
+#[tokio::test]
+async fn device_code_declined_is_an_auth_error() {
+    let e = device_code_refused(
+        r#"{"error":"authorization_declined","error_description":"AADSTS70000: The user declined.","error_codes":[70000]}"#.into(),
+    )
+    .await;
     assert_eq!(e.kind(), ErrorKind::Auth);
     assert!(e.message().contains("declined"), "{e}");
 }
@@ -348,28 +358,10 @@ async fn a_device_code_sign_in_blocked_by_policy_says_why_and_what_to_do() {
             "not assigned",
         ),
     ] {
-        let mut server = mockito::Server::new_async().await;
-        server
-            .mock("POST", "/contoso-tenant/oauth2/v2.0/devicecode")
-            .with_status(200)
-            .with_body(r#"{"user_code":"C","device_code":"d","verification_uri":"https://login.example/device","expires_in":900,"interval":1}"#)
-            .create_async()
-            .await;
-        server
-            .mock("POST", TOKEN_PATH)
-            .with_status(400)
-            .with_header("content-type", "application/json; charset=utf-8")
-            .with_body(format!(
-                r#"{{"error":"invalid_grant","error_description":"AADSTS{code}: {words} Trace ID: 0000 Correlation ID: 1111 Timestamp: 2026-11-03 08:00:00Z","error_codes":[{code}],"timestamp":"2026-11-03 08:00:00Z","trace_id":"0000","correlation_id":"1111","suberror":"message_only"}}"#
-            ))
-            .create_async()
-            .await;
-        let t = EntraTarget::with_prompt(
-            &spec(&server.url(), &server.url(), &["auth = \"device_code\""]),
-            Arc::new(|_: &str| {}),
-        )
-        .unwrap();
-        let e = t.check().await.unwrap_err();
+        let e = device_code_refused(format!(
+            r#"{{"error":"invalid_grant","error_description":"AADSTS{code}: {words} Trace ID: 0000 Correlation ID: 1111 Timestamp: 2026-11-03 08:00:00Z","error_codes":[{code}],"timestamp":"2026-11-03 08:00:00Z","trace_id":"0000","correlation_id":"1111","suberror":"message_only"}}"#
+        ))
+        .await;
         assert_eq!(e.kind(), ErrorKind::Auth, "{code}");
         assert!(e.message().contains(advice), "{code}: {e}");
         assert!(
