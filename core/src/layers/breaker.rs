@@ -54,7 +54,10 @@ impl Breaker {
         let _probe = if self.proven.load(Ordering::Acquire) {
             None
         } else {
-            Some(self.probe.lock().await)
+            // Every request that came while the credentials were unproven waits here; once
+            // one has proven them, the others go on at once instead of one after another.
+            let probe = self.probe.lock().await;
+            (!self.proven.load(Ordering::Acquire)).then_some(probe)
         };
         self.refuse_again()?;
         let result = op.await;
@@ -122,5 +125,51 @@ impl TargetIo for Breaker {
     }
     async fn finish(&self) -> Result<Option<String>> {
         self.inner.finish().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::memory::MemoryTarget;
+    use crate::model::{Person, Profile};
+    use crate::target::Target;
+
+    /// Requests queued before the credentials were proven pass one at a time only until one
+    /// has proven them; then they run together (a run queues dozens at its start, and passing
+    /// all of them one by one made a 16-wide target serial).
+    #[tokio::test]
+    async fn once_proven_the_queued_requests_run_together() {
+        let memory = Arc::new(
+            MemoryTarget::new("m")
+                .with_max_concurrency(16)
+                .with_delay(Duration::from_millis(20)),
+        );
+        let breaker = Arc::new(Breaker::new(memory.clone()));
+        let photo = Photo {
+            bytes: vec![0xFF, 0xD8, 0xFF, 0xD9].into(),
+            width: 96,
+            height: 96,
+            profile: Profile::square(96),
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..12 {
+            let (b, t, photo) = (breaker.clone(), memory.clone(), photo.clone());
+            tasks.spawn(async move {
+                let person = Arc::new(Person::new("p.jpg", [("mail", format!("p{n}@s.example"))]));
+                let subject = t.subject(person).unwrap();
+                b.put_photo(&subject, &photo).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        assert!(
+            memory.peak_concurrency() >= 8,
+            "peak {} in flight",
+            memory.peak_concurrency()
+        );
     }
 }

@@ -333,6 +333,7 @@ impl FakeGraph {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
+            self.stats.unavailable.fetch_add(1, Ordering::SeqCst);
             return unavailable();
         }
         let Some(rest) = path.strip_prefix("/v1.0/users") else {
@@ -370,6 +371,7 @@ impl FakeGraph {
             let n = self.stats.write_attempts.fetch_add(1, Ordering::SeqCst) + 1;
             let every = self.fault_every.load(Ordering::SeqCst);
             if every > 0 && n.is_multiple_of(every) {
+                self.stats.unavailable.fetch_add(1, Ordering::SeqCst);
                 return unavailable();
             }
         }
