@@ -890,3 +890,16 @@ fn a_scan_far_shorter_than_its_frame_is_refused_not_painted_black() {
         }
     }
 }
+
+/// A PNG whose palette chunk is 191 bytes (not whole RGB entries), its checksums correct: the
+/// `png` crate indexed past the palette's end and panicked (found by the fuzz target in CI; the
+/// file is now a fuzz seed). It is refused as damaged, saying why, before the decoder sees it.
+#[test]
+fn a_png_whose_palette_is_not_whole_entries_is_refused_as_damaged() {
+    let bytes = include_bytes!("../../fuzz/corpus/decode/png-palette-not-whole-entries.png");
+    let e = Pipeline::default()
+        .process_bytes(bytes, &PROFILES)
+        .expect_err("a damaged palette");
+    assert_eq!(e.kind(), picday_core::ErrorKind::Input, "{e}");
+    assert!(e.message().contains("palette chunk (191 bytes)"), "{e}");
+}

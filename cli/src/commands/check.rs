@@ -82,20 +82,19 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let mut photos_unreadable = Vec::new();
     let mut photos_flagged = Vec::new();
     for group in picday_core::source::shared_photos(&mapping.people) {
-        for &i in &group {
+        let lines: Vec<String> = group
+            .iter()
+            .map(|&j| mapping.people[j].origin.line.to_string())
+            .collect();
+        for (me, &i) in group.iter().enumerate() {
             let p = &mapping.people[i];
-            let others: Vec<String> = group
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| mapping.people[j].origin.line.to_string())
-                .collect();
             photos_flagged.push((
                 order(&p.origin),
                 format!(
                     "{} {}: the same photo file as line {} (a placeholder?); push holds it back unless --allow-shared-photos",
                     p.origin,
                     p.label(),
-                    others.join(", ")
+                    picday_core::source::name_others(&lines, me)
                 ),
             ));
         }

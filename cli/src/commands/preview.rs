@@ -45,16 +45,13 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
 
     let mut shared: BTreeMap<usize, String> = BTreeMap::new();
     for group in picday_core::source::shared_photos(&mapping.people) {
-        for &i in &group {
-            let others: Vec<String> = group
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| mapping.people[j].origin.line.to_string())
-                .collect();
-            shared.insert(
-                i,
-                format!("placeholder? same photo as line {}", others.join(", ")),
-            );
+        let lines: Vec<String> = group
+            .iter()
+            .map(|&j| mapping.people[j].origin.line.to_string())
+            .collect();
+        for (me, &i) in group.iter().enumerate() {
+            let others = picday_core::source::name_others(&lines, me);
+            shared.insert(i, format!("placeholder? same photo as line {others}"));
         }
     }
     let index_of: BTreeMap<u64, usize> = mapping

@@ -193,8 +193,39 @@ fn decode_jpeg_pixels(
     Ok((w, h, raw))
 }
 
+/// Refuses a PNG whose palette chunk (`PLTE`) cannot be a palette: its length must be a
+/// whole number of RGB entries, 1 to 256 of them, and there is one (PNG spec, 11.2.3). The
+/// `png` crate (0.18) indexes a palette of any other length past its end and panics (found by
+/// the fuzz target; crash input in `fuzz/corpus/decode`); such a file is damaged anyway.
+fn check_png_palette(bytes: &[u8]) -> Result<()> {
+    let mut at = 8; // the signature
+    let mut palettes = 0;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = &head[4..8];
+        if kind == b"IDAT" || kind == b"IEND" {
+            break;
+        }
+        if kind == b"PLTE" {
+            palettes += 1;
+            if len == 0 || !len.is_multiple_of(3) || len > 3 * 256 || palettes > 1 {
+                return Err(Error::input(format!(
+                    "this PNG is damaged: its palette chunk ({len} bytes{}) is not a palette; \
+                     export the photo again",
+                    if palettes > 1 { ", the second one" } else { "" }
+                )));
+            }
+        }
+        at = at.saturating_add(12).saturating_add(len);
+    }
+    Ok(())
+}
+
 /// PNG (and anything else `image` reads): full decode, alpha flattened onto white, 16-bit to 8.
 fn decode_with_image(bytes: &[u8], info: SourceInfo) -> Result<Decoded> {
+    if info.format == ImageFormat::Png {
+        check_png_palette(bytes)?;
+    }
     let mut decoder = image::ImageReader::with_format(Cursor::new(bytes), info.format)
         .into_decoder()
         .map_err(decode_error)?;

@@ -331,21 +331,20 @@ fn one_file_per_key(mapping: &mut Mapping, key_fields: &KeyFields) {
     let mut clashes: Vec<Vec<usize>> = by_key.into_values().filter(|g| g.len() > 1).collect();
     clashes.sort();
     for group in clashes {
-        for &i in &group {
+        let files: Vec<String> = group
+            .iter()
+            .map(|&j| mapping.people[j].photo.display().to_string())
+            .collect();
+        for (me, &i) in group.iter().enumerate() {
             if drop[i] {
                 continue;
             }
             drop[i] = true;
-            let others: Vec<String> = group
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| mapping.people[j].photo.display().to_string())
-                .collect();
             mapping.problems.push(RowProblem::about(
                 &mapping.people[i],
                 format!(
                     "the same person as {}; neither photo is used",
-                    others.join(", ")
+                    super::shared::name_others(&files, me)
                 ),
                 "keep one photo per person in the folder",
             ));

@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use config::{Duplicates, Layout, SourceConfig, SourceFormat};
 pub use keys::{Key, KeyFields};
 pub use opt_out::OptOut;
-pub use shared::{hold_back_shared_photos, shared_photos};
+pub use shared::{hold_back_shared_photos, name_others, shared_photos};
 
 use crate::error::{Error, Result};
 use crate::model::{Origin, Person};

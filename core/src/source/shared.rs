@@ -45,6 +45,28 @@ pub fn shared_photos(people: &[Person]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// How many other members of a group a report names before it says how many more there are.
+const NAMED_OTHERS: usize = 5;
+
+/// The members of a group other than `names[me]`, for that one's report: the first
+/// [`NAMED_OTHERS`], then "and N more". Bounded, so that a group of thousands (one placeholder
+/// file for a whole school) costs as little to report as it is to read, not the square of it.
+pub fn name_others(names: &[String], me: usize) -> String {
+    let shown: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != me)
+        .take(NAMED_OTHERS)
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let more = names.len().saturating_sub(1 + shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
 /// Moves the people of [`shared_photos`] groups to the mapping's problems, with advice.
 pub fn hold_back_shared_photos(mapping: &mut Mapping) {
     let groups = shared_photos(&mapping.people);
@@ -57,19 +79,13 @@ pub fn hold_back_shared_photos(mapping: &mut Mapping) {
             .iter()
             .map(|&i| mapping.people[i].origin.line.to_string())
             .collect();
-        for &i in group {
+        for (me, &i) in group.iter().enumerate() {
             held[i] = true;
-            let others: Vec<&str> = group
-                .iter()
-                .zip(&lines)
-                .filter(|(j, _)| **j != i)
-                .map(|(_, l)| l.as_str())
-                .collect();
             mapping.problems.push(RowProblem::about(
                 &mapping.people[i],
                 format!(
                     "placeholder? the same photo file as line {} (a \"no photo\" image delivered for several people)",
-                    others.join(", ")
+                    name_others(&lines, me)
                 ),
                 "replace it with the person's own photo, or pass --allow-shared-photos to send it anyway",
             ));
@@ -116,5 +132,18 @@ mod tests {
         );
         assert!(map.problems[1].message.contains("line 2"));
         assert!(map.problems[0].advice.contains("--allow-shared-photos"));
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::name_others;
+
+    #[test]
+    fn a_large_group_names_five_others_and_counts_the_rest() {
+        let names: Vec<String> = (2..10_002).map(|n| n.to_string()).collect();
+        assert_eq!(name_others(&names, 0), "3, 4, 5, 6, 7 and 9994 more");
+        assert_eq!(name_others(&names, 2), "2, 3, 5, 6, 7 and 9994 more");
+        assert_eq!(name_others(&names[..2], 1), "2");
     }
 }
