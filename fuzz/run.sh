@@ -17,14 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-host=$(rustc -vV | sed -n 's/^host: //p')
-# --target keeps the instrumentation off build scripts and proc macros (as cargo-fuzz does).
-export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
-  -Cllvm-args=-sanitizer-coverage-level=4 \
-  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
-  -Cllvm-args=-sanitizer-coverage-pc-table \
-  -Cllvm-args=-sanitizer-coverage-trace-compares \
-  -Cdebug-assertions -Coverflow-checks"
+. ./flags.sh
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-target}
 echo "== building the decode fuzz target ($host, stable, no sanitizer)"
 cargo build --quiet --release --target "$host" --bin decode

@@ -1072,6 +1072,10 @@ impl<R: Read> Decoder<R> {
                         let marker = if sequential {
                             // What is left of the interval is skipped, as upstream's reset
                             // drops the buffered bits.
+                            #[cfg(fuzzing)]
+                            if bits.bytes_unloaded() {
+                                crate::departures::restart_skip();
+                            }
                             let rst = scan_data.restart_after(interval).map(Marker::RST);
                             interval += 1;
                             bits = scan_data.reader(interval);
@@ -1246,6 +1250,10 @@ impl<R: Read> Decoder<R> {
             }
         }
 
+        #[cfg(fuzzing)]
+        if sequential && scan_data.interval_count() > interval + 1 {
+            crate::departures::trailing_intervals();
+        }
         let mut marker = if sequential {
             scan_data.marker
         } else {
@@ -1328,6 +1336,11 @@ fn decode_block<R: Read>(
             index += run;
 
             if index >= spectral_selection.end {
+                // picday: a fast code's value bits are read with it; this copy's lookup table
+                // holds longer codes than upstream's (10 bits, not 8), so a corrupt run past the
+                // band reads value bits in more cases than upstream (PICDAY.md, 2 (a)).
+                #[cfg(fuzzing)]
+                crate::departures::run_past_block();
                 break;
             }
 
@@ -1358,6 +1371,8 @@ fn decode_block<R: Read>(
                 let value = huffman.receive_extend(reader, s)?;
 
                 if index >= spectral_selection.end {
+                    #[cfg(fuzzing)]
+                    crate::departures::run_past_block();
                     break;
                 }
 

@@ -54,6 +54,12 @@ mod sequential;
 mod upsampler;
 mod worker;
 
+/// picday: where this copy departs from upstream on damaged data (PICDAY.md, change 2, (a) and
+/// (b)), recorded in fuzzing builds only, for the differential fuzz target
+/// (`fuzz/differential` in picday). Not compiled otherwise.
+#[cfg(fuzzing)]
+pub mod departures;
+
 fn read_u8<R: io::Read>(reader: &mut R) -> io::Result<u8> {
     let mut buf = [0];
     reader.read_exact(&mut buf)?;

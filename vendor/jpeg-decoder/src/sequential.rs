@@ -108,6 +108,12 @@ impl ScanData {
         }
     }
 
+    /// How many restart intervals the scan's data holds.
+    #[cfg(fuzzing)]
+    pub(crate) fn interval_count(&self) -> usize {
+        self.intervals.len()
+    }
+
     /// The RST number that ended interval `index`, `None` for the last interval (ended by
     /// [`ScanData::marker`]).
     pub(crate) fn restart_after(&self, index: usize) -> Option<u8> {
@@ -160,6 +166,13 @@ pub(crate) struct BitReader<'a> {
 }
 
 impl BitReader<'_> {
+    /// Whether bytes of the interval were never loaded into the buffer (more than the eight
+    /// bytes of look-ahead left unread).
+    #[cfg(fuzzing)]
+    pub(crate) fn bytes_unloaded(&self) -> bool {
+        self.pos < self.end
+    }
+
     /// Tops the buffer up to at least 56 bits, without a branch. The eight bytes it adds from
     /// were loaded by the refill before, whose position is known as soon as that refill is
     /// done: so the load is off the chain from one code to the next, and only a shift and an
@@ -296,6 +309,10 @@ impl BitReader<'_> {
                 let entry = r.ac_code(ac_table, eob_run)?;
                 index += usize::from(entry.run);
                 if index >= 64 {
+                    #[cfg(fuzzing)]
+                    if entry.value != 0 {
+                        crate::departures::run_past_block();
+                    }
                     break 'needed;
                 }
                 coefficients[usize::from(order[index])] = entry.value;
@@ -319,6 +336,10 @@ impl BitReader<'_> {
                     // A code the table does not combine, or codes that would run past the
                     // end of the block (where one code at a time says how far it goes).
                     let entry = r.ac_code(ac_table, eob_run)?;
+                    #[cfg(fuzzing)]
+                    if entry.value != 0 && index + usize::from(entry.run) >= 64 {
+                        crate::departures::run_past_block();
+                    }
                     index += usize::from(entry.run) + 1;
                 }
                 if index >= 64 {
