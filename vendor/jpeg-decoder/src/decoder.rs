@@ -1073,7 +1073,7 @@ impl<R: Read> Decoder<R> {
                             // What is left of the interval is skipped, as upstream's reset
                             // drops the buffered bits.
                             #[cfg(fuzzing)]
-                            if bits.bytes_unloaded() {
+                            if bits.bytes_left_past_lookahead() {
                                 crate::departures::restart_skip();
                             }
                             let rst = scan_data.restart_after(interval).map(Marker::RST);
