@@ -106,6 +106,9 @@ enum Command {
     Push(commands::push::Args),
     /// Write a contact sheet (HTML) of every person's crops and review flags; sends nothing.
     Preview(commands::preview::Args),
+    /// Open a local page to fix crops, turn photos, mark retakes or accept flagged photos
+    /// before a push; decisions go to review.toml and push honours them. Sends nothing.
+    Review(commands::review::Args),
     /// List the target types this picday knows, with their options.
     Targets(commands::targets::Args),
     /// Show recent runs and, per target, what picday has put there.
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(&cli.config, args, cli.json).await,
             Command::Push(args) => commands::push::run(&cli.config, args, cli.json).await,
             Command::Preview(args) => commands::preview::run(&cli.config, args, cli.json).await,
+            Command::Review(args) => commands::review::run(&cli.config, args, cli.json).await,
             Command::Targets(args) => commands::targets::run(&cli.config, args, cli.json),
             Command::Status(args) => commands::status::run(&cli.config, args, cli.json),
             Command::Report(args) => commands::report::run(&cli.config, args, cli.json),

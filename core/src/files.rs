@@ -104,6 +104,14 @@ pub fn path_under(dir: &Path, rel: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The BLAKE3 (hex) of a file's bytes, read in pieces: the value the pipeline gives the same
+/// source when it reads it whole ([`crate::pipeline::Processed::source_hash`]).
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 /// The bytes of the regular file at `path` (checked with [`path_under`] first), or `None` if
 /// there is none. The file is opened without following a link (on Unix), so a link swapped in
 /// after the check is refused too.

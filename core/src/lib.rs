@@ -14,6 +14,7 @@ pub mod model;
 pub mod options;
 pub mod pipeline;
 pub mod registry;
+pub mod review;
 pub mod secret;
 pub mod source;
 pub mod state;

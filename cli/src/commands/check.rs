@@ -30,8 +30,24 @@ struct CheckOutput {
     folder: Option<picday_core::source::folder::FolderStats>,
     photos_unreadable: Vec<String>,
     photos_flagged: Vec<String>,
+    /// The review page's decisions (`review.toml`) against the photos (not with --no-photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review: Option<ReviewCounts>,
     targets: Vec<TargetCheck>,
     ok: bool,
+}
+
+/// What `review.toml` says about the run's photos.
+#[derive(Debug, Default, Serialize)]
+struct ReviewCounts {
+    /// People whose current photo has a decision.
+    reviewed: usize,
+    /// Of those, marked for a retake (never sent).
+    retake: usize,
+    /// People whose photo is flagged and has no decision yet.
+    pending: usize,
+    /// Decisions made on another photo of the person (void until reviewed again).
+    stale: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,9 +115,13 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
             ));
         }
     }
+    let mut review = None;
     if !args.no_photos {
         let profiles = super::profiles_of(loaded.targets.iter().map(|(_, t)| t));
-        let engine = super::engine(&loaded.config);
+        let mut engine = super::engine(&loaded.config);
+        engine.review = super::review_book(&loaded)?;
+        let book = engine.review.clone();
+        let counts = review.insert(ReviewCounts::default());
         engine
             .process_all(&mapping.people, &profiles, |person, result| {
                 let head = format!(
@@ -111,6 +131,24 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
                     person.photo.display()
                 );
                 let at = order(&person.origin);
+                if let Ok(p) = &result {
+                    match p.adjusted {
+                        Some(true) => counts.reviewed += 1,
+                        Some(false) => counts.stale += 1,
+                        None => {}
+                    }
+                    if !p.flags.is_empty() {
+                        counts.pending += 1;
+                    }
+                    if p.adjusted == Some(true) && super::review::is_retake(book.as_ref(), &person)
+                    {
+                        counts.retake += 1;
+                        photos_flagged.push((
+                            at.clone(),
+                            format!("{head}: {}", super::review::RETAKE_FLAG),
+                        ));
+                    }
+                }
                 match result {
                     Ok(p) if !p.flags.is_empty() => {
                         photos_flagged.push((at, format!("{head}: {}", p.flags.join("; "))))
@@ -162,6 +200,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         folder,
         photos_unreadable,
         photos_flagged,
+        review,
         targets,
         ok,
     };
@@ -219,6 +258,24 @@ fn print_human(out: &CheckOutput, notes: &[String], no_photos: bool) {
         for p in &out.photos_flagged {
             say!("  review: {p}");
         }
+    }
+    if let Some(r) = out
+        .review
+        .as_ref()
+        .filter(|r| r.reviewed + r.stale + r.pending > 0)
+    {
+        say!(
+            "review decisions: {} reviewed ({} marked for a retake), {} pending, {} stale{}",
+            r.reviewed,
+            r.retake,
+            r.pending,
+            r.stale,
+            if r.pending + r.stale > 0 {
+                "; settle them with `picday review`"
+            } else {
+                ""
+            }
+        );
     }
     for t in &out.targets {
         let verdict = match t.status {

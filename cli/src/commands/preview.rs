@@ -62,7 +62,9 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
         .collect();
 
     let profiles = super::profiles_of(loaded.targets.iter().map(|(_, t)| t));
-    let engine = super::engine(&loaded.config);
+    let mut engine = super::engine(&loaded.config);
+    engine.review = super::review_book(&loaded)?;
+    let book = engine.review.clone();
     let mut cards = Vec::new();
     let mut write_error = None;
     engine
@@ -83,6 +85,10 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
             }
             match result {
                 Ok(p) => {
+                    if p.adjusted == Some(true) && super::review::is_retake(book.as_ref(), &person)
+                    {
+                        card.flags.push(super::review::RETAKE_FLAG.into());
+                    }
                     card.flags.extend(p.flags.iter().cloned());
                     for (profile, photo) in &p.photos {
                         let file = format!(

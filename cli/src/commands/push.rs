@@ -75,6 +75,7 @@ pub async fn run(config_path: &std::path::Path, args: Args, json: bool) -> anyho
     let mut engine = super::engine(&loaded.config);
     engine.journal = run.journal.clone();
     engine.missing_only = args.missing_only;
+    engine.review = super::review_book(&loaded)?;
     let observer = Arc::new(crate::thumbs::Tee(vec![bars.clone(), run.thumbs.clone()]));
     let summary = engine
         .run(people, targets, observer, run.cancel.clone())
@@ -170,6 +171,18 @@ fn print_human(summary: &RunSummary, problems: &[RowProblem], report: &Report<'_
     }
     for note in &summary.notes {
         say!("  {note}");
+    }
+    let retakes: std::collections::BTreeSet<u64> = summary
+        .outcomes
+        .iter()
+        .filter(|o| o.reason == picday_core::engine::RETAKE)
+        .map(|o| o.person.origin.line)
+        .collect();
+    if !retakes.is_empty() {
+        say!(
+            "  {} marked for a retake on the review page: not sent (review.toml)",
+            retakes.len()
+        );
     }
     if !problems.is_empty() {
         say!("rows left out:");

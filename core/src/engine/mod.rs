@@ -31,8 +31,14 @@ use workers::PhotoWorkers;
 use crate::error::{Error, ErrorKind};
 use crate::model::{Person, Photo, Profile, Subject};
 use crate::pipeline::{Pipeline, Processed};
+use crate::review::{Book, Decision, Verdict};
 use crate::source::OptOut;
 use crate::target::{Receipt, Target};
+
+/// The reason of an outcome skipped because the person's photo was marked for a retake on
+/// the review page.
+pub const RETAKE: &str = "marked for a retake on the review page (review.toml): not sent; give \
+                          the person a new photo, or change the decision with `picday review`";
 
 /// How a person fared with one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -208,6 +214,9 @@ pub struct Engine {
     /// Send a person's photo only to the targets that have none for them, asked cheaply with
     /// [`TargetIo::photo_info`](crate::TargetIo::photo_info) (`push --missing-only`).
     pub missing_only: bool,
+    /// The decisions of the review page (`review.toml`): a person's photo is turned, cropped
+    /// or accepted as decided, and one marked for a retake is never sent.
+    pub review: Option<Book>,
 }
 
 /// The result of a run.
@@ -276,8 +285,9 @@ impl Engine {
                 workers: workers.clone(),
             };
             let profiles = profiles.clone();
+            let decision = self.decision(&person);
             tasks.spawn(async move {
-                let result = job.process(&person, profiles).await;
+                let result = job.process(&person, profiles, decision.as_ref()).await;
                 (person, result)
             });
         }
@@ -287,6 +297,11 @@ impl Engine {
                 Err(e) => tracing::error!("a photo task failed: {e}"),
             }
         }
+    }
+
+    fn decision(&self, person: &Person) -> Option<Decision> {
+        let book = self.review.as_ref()?;
+        book.find(&Arc::new(person.clone())).cloned()
     }
 
     /// Runs every person through every target.
@@ -351,6 +366,7 @@ impl Engine {
                 held: held.clone(),
                 opt_out: self.opt_out.clone(),
                 missing_only: self.missing_only,
+                decision: self.review.as_ref().and_then(|b| b.find(&person)).cloned(),
             };
             tasks.spawn(async move {
                 let outcomes = ctx.run(person).await;
@@ -536,11 +552,17 @@ struct Processing {
 }
 
 impl Processing {
-    async fn process(&self, person: &Person, profiles: Vec<Profile>) -> Result<Processed, Error> {
+    async fn process(
+        &self,
+        person: &Person,
+        profiles: Vec<Profile>,
+        decision: Option<&Decision>,
+    ) -> Result<Processed, Error> {
         let pipeline = self.pipeline.clone();
         let path = person.photo.clone();
+        let adjust = decision.map(Decision::adjustment);
         self.workers
-            .run(move || pipeline.process(&path, &profiles))
+            .run(move || pipeline.process_with(&path, &profiles, adjust.as_ref()))
             .await
     }
 }
@@ -559,6 +581,8 @@ struct PersonJob {
     held: Arc<Mutex<Vec<Held>>>,
     opt_out: Option<OptOut>,
     missing_only: bool,
+    /// The person's review decision, whatever photo it was made on.
+    decision: Option<Decision>,
 }
 
 /// A target still to be served for a person: its index, its subject (or why there is none)
@@ -576,6 +600,19 @@ impl PersonJob {
             observer.photo_unchanged(&person);
             return self.opted_out(&person).await;
         }
+        if let Some(d) = self
+            .decision
+            .as_ref()
+            .filter(|d| d.verdict == Verdict::Retake)
+        {
+            let path = person.photo.clone();
+            let hash = on_blocking(move || crate::files::hash_file(&path)).await;
+            if matches!(hash, Some(Ok(h)) if h == d.source) {
+                observer.photo_unchanged(&person);
+                return self.retake(&person).await;
+            }
+            // A new photo: the decision is void, and the pipeline flags it.
+        }
         let (mut outcomes, mut pending) = self.skip_unchanged(&person).await;
         if self.missing_only {
             pending = self.keep_missing(&person, pending, &mut outcomes).await;
@@ -590,7 +627,10 @@ impl PersonJob {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let processed = self.processing.process(&person, profiles).await;
+        let processed = self
+            .processing
+            .process(&person, profiles, self.decision.as_ref())
+            .await;
         observer.photo_done(&person, processed.as_ref());
         let processed = match processed {
             Ok(p) => Arc::new(p),
@@ -646,6 +686,32 @@ impl PersonJob {
             o
         });
         futures::future::join_all(asks).await
+    }
+
+    /// The outcomes of a person whose photo was marked for a retake: nothing is sent.
+    async fn retake(&self, person: &Arc<Person>) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for t in self.targets.iter() {
+            let key = t.target.subject(person.clone()).ok().map(|s| s.key);
+            let mut o = Outcome::new(person, &t.name, key.as_deref());
+            o.set_skipped(None, RETAKE);
+            self.deliverer.record(None, &o).await;
+            outcomes.push(o);
+        }
+        outcomes
+    }
+
+    /// What a delivery to target `index` depends on besides the source: the target's settings
+    /// and the person's review decision, so that a moved crop is sent again.
+    fn settings_for(&self, index: usize) -> Arc<str> {
+        match &self.decision {
+            Some(d) => Arc::from(format!(
+                "{}/review-{}",
+                self.settings[index],
+                d.fingerprint()
+            )),
+            None => self.settings[index].clone(),
+        }
     }
 
     /// `--missing-only`: keeps the targets that have no photo for the person; the others end
@@ -718,7 +784,7 @@ impl PersonJob {
                 key,
                 person: person.clone(),
                 source: None,
-                settings: self.settings[index].clone(),
+                settings: self.settings_for(index),
             });
             self.deliverer.record(delivery, &o).await;
             skipped.push(o);
@@ -743,7 +809,9 @@ impl PersonJob {
             .map(|s| s.as_ref().and_then(|s| s.as_ref().ok()).cloned())
             .collect();
         let targets = self.targets.clone();
-        let settings = self.settings.clone();
+        let settings: Vec<Arc<str>> = (0..self.targets.len())
+            .map(|i| self.settings_for(i))
+            .collect();
         let who = person.clone();
         let checked = on_blocking(move || {
             let source = SourceStamp::of(&who.photo);

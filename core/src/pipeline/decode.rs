@@ -71,6 +71,29 @@ impl Decoded {
     }
 }
 
+/// Turns a decoded photo clockwise by `quarter_turns` quarter turns (a person's review
+/// decision, after the photo's own orientation), its source size with it.
+pub fn turn(decoded: Decoded, quarter_turns: u8) -> Decoded {
+    let image = match quarter_turns % 4 {
+        0 => return decoded,
+        1 => image::imageops::rotate90(&decoded.image),
+        2 => image::imageops::rotate180(&decoded.image),
+        _ => image::imageops::rotate270(&decoded.image),
+    };
+    let swaps = quarter_turns % 2 == 1;
+    let (source_width, source_height) = if swaps {
+        (decoded.source_height, decoded.source_width)
+    } else {
+        (decoded.source_width, decoded.source_height)
+    };
+    Decoded {
+        image,
+        source_width,
+        source_height,
+        notes: decoded.notes,
+    }
+}
+
 /// Decodes at full resolution.
 pub fn decode(bytes: &[u8], info: SourceInfo) -> Result<Decoded> {
     decode_scaled(bytes, info, u32::MAX)

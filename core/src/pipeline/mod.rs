@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Format, Photo, Profile};
+use crate::review::Adjustment;
 
 pub use budget::{MemoryBudget, decode_memory};
 pub use decode::{Decoded, decode, decode_scaled, flatten_on_white};
@@ -151,6 +152,9 @@ pub enum Review {
     },
     /// Decoded, but something was off (e.g. an unreadable colour profile).
     Note { text: String },
+    /// `review.toml` holds a decision for this person made on another photo: it was not
+    /// applied ([`crate::review::Lookup::Stale`]).
+    StaleDecision,
 }
 
 impl Review {
@@ -162,6 +166,7 @@ impl Review {
             Review::FaceTooSmall => "face_too_small",
             Review::SmallSource { .. } => "small_source",
             Review::Note { .. } => "note",
+            Review::StaleDecision => "stale_review",
         }
     }
 }
@@ -186,6 +191,10 @@ impl fmt::Display for Review {
                 "source {width}x{height} is smaller than the {profile_width}x{profile_height} output"
             ),
             Review::Note { text } => f.write_str(text),
+            Review::StaleDecision => f.write_str(
+                "the review decision (review.toml) was made on another photo of this person and \
+                 no longer applies; review it again with `picday review`",
+            ),
         }
     }
 }
@@ -223,6 +232,8 @@ pub struct Processed {
     pub face: Option<FaceBox>,
     /// Where each profile's crop was taken from, in upright source pixels.
     pub crops: BTreeMap<Profile, Rect>,
+    /// With an [`Adjustment`]: whether it was applied (`false`: it was made on another photo).
+    pub adjusted: Option<bool>,
 }
 
 impl Pipeline {
@@ -230,11 +241,23 @@ impl Pipeline {
     /// first bytes are checked before the rest is read: a 1.5 GB file, or a video named
     /// `.jpg`, is refused without being read whole.
     pub fn process(&self, path: &Path, profiles: &[Profile]) -> Result<Processed> {
+        self.process_with(path, profiles, None)
+    }
+
+    /// Like [`Pipeline::process`], with a person's review decision: turned and cropped as
+    /// decided, its flags dropped, if `adjust` was made on this very photo; else flagged
+    /// [`Review::StaleDecision`] and processed as if there were none.
+    pub fn process_with(
+        &self,
+        path: &Path,
+        profiles: &[Profile],
+        adjust: Option<&Adjustment>,
+    ) -> Result<Processed> {
         READ_BUFFER.with_borrow_mut(|bytes| {
             bytes.clear();
             let processed = self
                 .read_source(path, bytes)
-                .and_then(|()| self.process_bytes(bytes, profiles));
+                .and_then(|()| self.process_bytes_with(bytes, profiles, adjust));
             if bytes.capacity() > KEEP_READ_BUFFER {
                 *bytes = Vec::new();
             }
@@ -275,6 +298,16 @@ impl Pipeline {
 
     /// Like [`Pipeline::process`], on bytes already read.
     pub fn process_bytes(&self, bytes: &[u8], profiles: &[Profile]) -> Result<Processed> {
+        self.process_bytes_with(bytes, profiles, None)
+    }
+
+    /// Like [`Pipeline::process_with`], on bytes already read.
+    pub fn process_bytes_with(
+        &self,
+        bytes: &[u8],
+        profiles: &[Profile],
+        adjust: Option<&Adjustment>,
+    ) -> Result<Processed> {
         let info = inspect(bytes, self.max_pixels)?;
         // Hashed first, while the file's bytes are still in the cache from being read.
         let source_hash = blake3::hash(bytes).to_hex().to_string();
@@ -287,7 +320,11 @@ impl Pipeline {
         let _memory = self
             .budget
             .reserve(decode_memory(&info, min_short, bytes.len()))?;
-        let decoded = decode_scaled(bytes, info, min_short)?;
+        let mut decoded = decode_scaled(bytes, info, min_short)?;
+        let applied = adjust.filter(|a| a.source == source_hash);
+        if let Some(a) = applied {
+            decoded = decode::turn(decoded, a.quarter_turns);
+        }
         let (width, height) = (decoded.source_width, decoded.source_height);
         let mut review: Vec<Review> = decoded
             .notes
@@ -332,12 +369,14 @@ impl Pipeline {
                     review.push(r);
                 }
             }
-            let rect = match (face, detected) {
-                (Some(f), true) => face::face_crop(
+            let aspect = f64::from(profile.width) / f64::from(profile.height);
+            let rect = match (applied.and_then(|a| a.crop), face, detected) {
+                (Some(c), _, _) => c.rect(width, height, aspect),
+                (None, Some(f), true) => face::face_crop(
                     &f,
                     width,
                     height,
-                    f64::from(profile.width) / f64::from(profile.height),
+                    aspect,
                     f64::from(profile.width.min(profile.height)),
                 ),
                 _ if self.crop == CropMode::Center => {
@@ -365,6 +404,12 @@ impl Pipeline {
             );
         }
         decode::recycle(decoded);
+        if applied.is_some_and(|a| a.accepted) {
+            // A person looked at this photo and settled it.
+            review.clear();
+        } else if adjust.is_some() && applied.is_none() {
+            review.push(Review::StaleDecision);
+        }
         Ok(Processed {
             source_hash,
             width,
@@ -374,8 +419,42 @@ impl Pipeline {
             review,
             face,
             crops,
+            adjusted: adjust.map(|_| applied.is_some()),
         })
     }
+}
+
+/// The whole upright source turned `quarter_turns` clockwise, scaled to fit `longest` pixels
+/// on its longer side, as a JPEG: what the review page shows a person to place a crop on.
+/// Also gives the turned source's full size, the frame crops are planned in.
+pub fn render_source(
+    pipeline: &Pipeline,
+    path: &Path,
+    longest: u32,
+    quarter_turns: u8,
+) -> Result<(Vec<u8>, u32, u32)> {
+    let mut bytes = Vec::new();
+    pipeline.read_source(path, &mut bytes)?;
+    let info = inspect(&bytes, pipeline.max_pixels)?;
+    let min_short = longest.min(info.width.min(info.height));
+    let _memory = pipeline
+        .budget
+        .reserve(decode_memory(&info, min_short, bytes.len()))?;
+    let decoded = decode::turn(decode_scaled(&bytes, info, min_short)?, quarter_turns);
+    let (width, height) = (decoded.source_width, decoded.source_height);
+    let fit = (f64::from(longest) / f64::from(width.max(height))).min(1.0);
+    let (w, h) = (
+        ((f64::from(width) * fit).round() as u32).max(1),
+        ((f64::from(height) * fit).round() as u32).max(1),
+    );
+    let whole = Rect {
+        x: 0.0,
+        y: 0.0,
+        width: f64::from(decoded.image.width()),
+        height: f64::from(decoded.image.height()),
+    };
+    let pixels = resize(&decoded.image, whole, w, h)?;
+    Ok((encode_jpeg(&pixels, 85)?, width, height))
 }
 
 /// Identifies the format and size from the header, before any pixel is decoded, and refuses

@@ -245,7 +245,7 @@ impl Authenticator {
             cache: TokenCache::new(RENEW_EARLY),
             refresh_token: tokio::sync::Mutex::new(None),
             prompt: Arc::new(|message: &str| eprintln!("{message}")),
-            browser: Arc::new(crate::browser::open),
+            browser: Arc::new(picday_http::open_in_browser),
         }
     }
 

@@ -201,35 +201,6 @@ fn url_params(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Opens `url` in the default browser; whether the system accepted the request.
-pub fn open(url: &str) -> bool {
-    #[cfg(windows)]
-    let mut command = {
-        // `start` would need the `&`s escaped for cmd; the URL protocol handler takes it as is.
-        let mut c = std::process::Command::new("rundll32");
-        c.args(["url.dll,FileProtocolHandler", url]);
-        c
-    };
-    #[cfg(target_os = "macos")]
-    let mut command = {
-        let mut c = std::process::Command::new("open");
-        c.arg(url);
-        c
-    };
-    #[cfg(not(any(windows, target_os = "macos")))]
-    let mut command = {
-        let mut c = std::process::Command::new("xdg-open");
-        c.arg(url);
-        c
-    };
-    command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .is_ok()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
