@@ -228,7 +228,7 @@ pub struct Processed {
     /// The same, structured.
     pub review: Vec<Review>,
     /// The face the crops were placed around (upright source pixels), when crop = "face" found
-    /// one; for several faces, the largest (not used for cropping).
+    /// one; for several faces, the subject among them (not used for cropping).
     pub face: Option<FaceBox>,
     /// Where each profile's crop was taken from, in upright source pixels.
     pub crops: BTreeMap<Profile, Rect>,
@@ -332,23 +332,30 @@ impl Pipeline {
             .map(|n| Review::Note { text: n.clone() })
             .collect();
 
-        let (face, detected) = match self.crop {
-            CropMode::Face => match face::detect(&decoded.image, width, height) {
-                Detection::Face(f) => (Some(f), true),
-                Detection::None => {
-                    review.push(Review::NoFace);
-                    (None, false)
-                }
-                Detection::Several { count, largest } => {
-                    review.push(Review::SeveralFaces { count });
-                    (Some(largest), false)
-                }
-                Detection::TooSmall(f) => {
-                    review.push(Review::FaceTooSmall);
-                    (Some(f), false)
-                }
-            },
-            CropMode::Top | CropMode::Center => (None, false),
+        // Face detection may decode the photo again, finer (`find_face`): crops come from the
+        // decode it hands back, held under the memory it hands back.
+        let (face, detected, decoded, _memory) = match self.crop {
+            CropMode::Face => {
+                let (found, decoded, memory) =
+                    self.find_face(bytes, info, profiles, decoded, _memory)?;
+                let (face, detected) = match found {
+                    Detection::Face(f) => (Some(f), true),
+                    Detection::None => {
+                        review.push(Review::NoFace);
+                        (None, false)
+                    }
+                    Detection::Several { count, subject } => {
+                        review.push(Review::SeveralFaces { count });
+                        (Some(subject), false)
+                    }
+                    Detection::TooSmall(f) => {
+                        review.push(Review::FaceTooSmall);
+                        (Some(f), false)
+                    }
+                };
+                (face, detected, decoded, memory)
+            }
+            CropMode::Top | CropMode::Center => (None, false, decoded, _memory),
         };
 
         let (sx, sy) = decoded.scale();
@@ -598,6 +605,88 @@ fn looks_like_text(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(512)];
     head.iter()
         .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace() || b >= 0x80)
+}
+
+impl Pipeline {
+    /// Face detection for crop = "face", with the decodes it may need ([`face`]): the usual
+    /// passes on the decode the outputs asked for; only if they find nothing, the small-face
+    /// pass, on the photo decoded again at least [`face::SMALL_FACE_DECODE_SHORT`] on its short
+    /// side if it was shrunk below that (small outputs only); and for a face narrower than
+    /// [`face::SMALL_FACE_FRACTION`], whose head-and-shoulders crop is a small part of the
+    /// photo, the photo decoded again as finely as that crop needs. An ordinary portrait takes
+    /// the first step only. Returns the decode to crop from and the memory it holds.
+    fn find_face<'p>(
+        &'p self,
+        bytes: &[u8],
+        info: SourceInfo,
+        profiles: &[Profile],
+        decoded: Decoded,
+        memory: budget::Reservation<'p>,
+    ) -> Result<(Detection, Decoded, budget::Reservation<'p>)> {
+        let (width, height) = (decoded.source_width, decoded.source_height);
+        let (mut decoded, mut memory) = (decoded, memory);
+        let mut found = face::detect_usual(&decoded.image, width, height);
+        if found == Detection::None {
+            (decoded, memory) =
+                self.decode_again(bytes, info, decoded, memory, face::SMALL_FACE_DECODE_SHORT)?;
+            found = face::detect_small(&decoded.image, width, height);
+        }
+        if let Detection::Face(f) = found
+            && f.width < f64::from(width.min(height)) * face::SMALL_FACE_FRACTION
+        {
+            let want = crop_decode_short(&f, &decoded, profiles);
+            (decoded, memory) = self.decode_again(bytes, info, decoded, memory, want)?;
+        }
+        Ok((found, decoded, memory))
+    }
+
+    /// `decoded` again with a short side of at least `want` pixels, if the source has more
+    /// pixels than `decoded` and that decode fits one photo's share of memory (else as large as
+    /// fits); otherwise `decoded` itself. The first decode and its memory are given back before
+    /// the larger decode's is reserved: a photo never waits for memory while it holds some, so
+    /// photos cannot wait for each other, and the budget holds throughout.
+    fn decode_again<'p>(
+        &'p self,
+        bytes: &[u8],
+        info: SourceInfo,
+        decoded: Decoded,
+        memory: budget::Reservation<'p>,
+        want: u32,
+    ) -> Result<(Decoded, budget::Reservation<'p>)> {
+        let current = decoded.image.width().min(decoded.image.height());
+        let mut want = want.min(decoded.source_width.min(decoded.source_height));
+        while want > current && decode_memory(&info, want, bytes.len()) > self.budget.per_photo() {
+            want /= 2;
+        }
+        if want <= current {
+            return Ok((decoded, memory));
+        }
+        decode::recycle(decoded);
+        drop(memory);
+        let memory = self
+            .budget
+            .reserve(decode_memory(&info, want, bytes.len()))?;
+        Ok((decode_scaled(bytes, info, want)?, memory))
+    }
+}
+
+/// The decoded short side at which no profile's crop around the small face `face` is enlarged
+/// from the decode: 0 when `decoded` already enlarges none by more than
+/// [`SMALL_SOURCE_UPSCALE`] (the crops are planned as in [`Pipeline::process_bytes`]).
+fn crop_decode_short(face: &FaceBox, decoded: &Decoded, profiles: &[Profile]) -> u32 {
+    let (width, height) = (decoded.source_width, decoded.source_height);
+    let (sx, _) = decoded.scale();
+    let mut scale = 0.0f64;
+    for profile in profiles {
+        let out = f64::from(profile.width);
+        let aspect = out / f64::from(profile.height);
+        let min_side = f64::from(profile.width.min(profile.height));
+        let rect = face::face_crop(face, width, height, aspect, min_side);
+        if rect.width * sx * SMALL_SOURCE_UPSCALE < out {
+            scale = scale.max(out / rect.width);
+        }
+    }
+    (scale * f64::from(width.min(height))).ceil() as u32
 }
 
 /// The largest rectangle of the profile's shape that fits the source, placed by `mode`.
