@@ -322,9 +322,9 @@ impl Pipeline {
             .reserve(decode_memory(&info, min_short, bytes.len()))?;
         let mut decoded = decode_scaled(bytes, info, min_short)?;
         let applied = adjust.filter(|a| a.source == source_hash);
-        if let Some(a) = applied {
-            decoded = decode::turn(decoded, a.quarter_turns);
-        }
+        // A person's quarter turns (review.toml), applied to every decode of this photo.
+        let turns = applied.map_or(0, |a| a.quarter_turns);
+        decoded = decode::turn(decoded, turns);
         let (width, height) = (decoded.source_width, decoded.source_height);
         let mut review: Vec<Review> = decoded
             .notes
@@ -337,7 +337,7 @@ impl Pipeline {
         let (face, detected, decoded, _memory) = match self.crop {
             CropMode::Face => {
                 let (found, decoded, memory) =
-                    self.find_face(bytes, info, profiles, decoded, _memory)?;
+                    self.find_face(bytes, info, profiles, decoded, _memory, turns)?;
                 let (face, detected) = match found {
                     Detection::Face(f) => (Some(f), true),
                     Detection::None => {
@@ -614,7 +614,8 @@ impl Pipeline {
     /// side if it was shrunk below that (small outputs only); and for a face narrower than
     /// [`face::SMALL_FACE_FRACTION`], whose head-and-shoulders crop is a small part of the
     /// photo, the photo decoded again as finely as that crop needs. An ordinary portrait takes
-    /// the first step only. Returns the decode to crop from and the memory it holds.
+    /// the first step only. Every decode is turned by `turns` quarter turns, as the first one
+    /// was. Returns the decode to crop from and the memory it holds.
     fn find_face<'p>(
         &'p self,
         bytes: &[u8],
@@ -622,20 +623,27 @@ impl Pipeline {
         profiles: &[Profile],
         decoded: Decoded,
         memory: budget::Reservation<'p>,
+        turns: u8,
     ) -> Result<(Detection, Decoded, budget::Reservation<'p>)> {
         let (width, height) = (decoded.source_width, decoded.source_height);
         let (mut decoded, mut memory) = (decoded, memory);
         let mut found = face::detect_usual(&decoded.image, width, height);
         if found == Detection::None {
-            (decoded, memory) =
-                self.decode_again(bytes, info, decoded, memory, face::SMALL_FACE_DECODE_SHORT)?;
+            (decoded, memory) = self.decode_again(
+                bytes,
+                info,
+                decoded,
+                memory,
+                face::SMALL_FACE_DECODE_SHORT,
+                turns,
+            )?;
             found = face::detect_small(&decoded.image, width, height);
         }
         if let Detection::Face(f) = found
             && f.width < f64::from(width.min(height)) * face::SMALL_FACE_FRACTION
         {
             let want = crop_decode_short(&f, &decoded, profiles);
-            (decoded, memory) = self.decode_again(bytes, info, decoded, memory, want)?;
+            (decoded, memory) = self.decode_again(bytes, info, decoded, memory, want, turns)?;
         }
         Ok((found, decoded, memory))
     }
@@ -652,6 +660,7 @@ impl Pipeline {
         decoded: Decoded,
         memory: budget::Reservation<'p>,
         want: u32,
+        turns: u8,
     ) -> Result<(Decoded, budget::Reservation<'p>)> {
         let current = decoded.image.width().min(decoded.image.height());
         let mut want = want.min(decoded.source_width.min(decoded.source_height));
@@ -666,7 +675,10 @@ impl Pipeline {
         let memory = self
             .budget
             .reserve(decode_memory(&info, want, bytes.len()))?;
-        Ok((decode_scaled(bytes, info, want)?, memory))
+        Ok((
+            decode::turn(decode_scaled(bytes, info, want)?, turns),
+            memory,
+        ))
     }
 }
 
