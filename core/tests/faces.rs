@@ -5,43 +5,15 @@
 //! photos the first two detection passes miss (docs/photos.md, "Crop modes"); pasting a real
 //! face keeps the detector honest, and the known paste position gives the true face box.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
+
+use common::{fixtures, truth};
 
 use image::{Rgb, RgbImage};
 use picday_core::Profile;
 use picday_core::pipeline::{MemoryBudget, Pipeline, Processed, Rect, Review, encode_jpeg};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/portraits"
-    ))
-}
-
-/// Face boxes (x, y, w, h) of the fixture portraits, measured by hand.
-fn truth() -> BTreeMap<String, Rect> {
-    let text = std::fs::read_to_string(fixtures().join("truth.json")).expect("truth.json");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("truth.json parses");
-    v["faces"]
-        .as_object()
-        .expect("faces")
-        .iter()
-        .map(|(k, b)| {
-            let n = |i: usize| b[i].as_f64().expect("number");
-            (
-                k.clone(),
-                Rect {
-                    x: n(0),
-                    y: n(1),
-                    width: n(2),
-                    height: n(3),
-                },
-            )
-        })
-        .collect()
-}
 
 const PROFILES: [Profile; 5] = [
     Profile::square(640),

@@ -2,22 +2,15 @@
 //! face-aware crops checked against hand-measured face boxes (`truth.json`), EXIF orientations,
 //! colour spaces, bit depths, broken files, and a deterministic "fuzz smoke" run.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod common;
 
+use common::{fixtures, truth};
 use image::{ImageEncoder, Rgb, RgbImage};
 use picday_core::pipeline::{
     self, CropMode, Pipeline, Processed, Rect, Review, SourceInfo, decode, decode_scaled,
     encode_jpeg, inspect,
 };
 use picday_core::{ErrorKind, Profile};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/portraits"
-    ))
-}
 
 fn read(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join(name)).expect("fixture")
@@ -28,29 +21,6 @@ fn pixels(name: &str) -> RgbImage {
     image::load_from_memory(&read(name))
         .expect("fixture decodes")
         .into_rgb8()
-}
-
-/// Face boxes (x, y, w, h) in the upright frame, measured by hand.
-fn truth() -> BTreeMap<String, Rect> {
-    let text = std::fs::read_to_string(fixtures().join("truth.json")).expect("truth.json");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("truth.json parses");
-    v["faces"]
-        .as_object()
-        .expect("faces")
-        .iter()
-        .map(|(k, b)| {
-            let n = |i: usize| b[i].as_f64().expect("number");
-            (
-                k.clone(),
-                Rect {
-                    x: n(0),
-                    y: n(1),
-                    width: n(2),
-                    height: n(3),
-                },
-            )
-        })
-        .collect()
 }
 
 const PROFILES: [Profile; 5] = [

@@ -22,7 +22,7 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use picday_core::pipeline::{FaceBox, Pipeline, Processed, Rect, render_source};
 use picday_core::review::{Adjustment, Book, CropBox, Decision, Decisions, Verdict};
-use picday_core::{Person, Photo, Profile};
+use picday_core::{Person, Profile};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -215,7 +215,11 @@ struct View {
 
 impl View {
     /// From `rotate=90&crop=0.5,0.4,0.3`.
-    fn parse(query: &str) -> Result<View, String> {
+    fn parse(query: &str) -> Result<View, Refusal> {
+        Self::parse_text(query).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e))
+    }
+
+    fn parse_text(query: &str) -> Result<View, String> {
         let mut view = View::default();
         for (k, v) in query.split('&').filter_map(|p| p.split_once('=')) {
             match k {
@@ -369,9 +373,16 @@ impl Page {
                 include_str!("review.html"),
             ),
             (Method::GET, ["api", "people"]) => json_reply(StatusCode::OK, self.people_json()),
-            (Method::GET, ["api", "plan", id]) => self.plan(id, &query).await,
-            (Method::GET, ["img", "source", id]) => self.source(id, &query).await,
-            (Method::GET, ["img", "crop", id, shape]) => self.crop(id, shape, &query).await,
+            (Method::GET, ["api", "plan", id]) => {
+                self.plan(id, &query).await.unwrap_or_else(Reply::from)
+            }
+            (Method::GET, ["img", "source", id]) => {
+                self.source(id, &query).await.unwrap_or_else(Reply::from)
+            }
+            (Method::GET, ["img", "crop", id, shape]) => self
+                .crop(id, shape, &query)
+                .await
+                .unwrap_or_else(Reply::from),
             (Method::POST, ["api", "decide", id]) => {
                 let json_body = req
                     .headers()
@@ -498,25 +509,15 @@ impl Page {
         self.rendered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn plan(self: &Arc<Self>, id: &str, query: &str) -> Reply {
-        let (id, _) = match self.entry(id) {
-            Ok(e) => e,
-            Err(r) => return r.into(),
-        };
-        let view = match View::parse(query) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
-        };
-        let p = match self.processed(id, view).await {
-            Ok(p) => p,
-            Err(r) => return r.into(),
-        };
+    async fn plan(self: &Arc<Self>, id: &str, query: &str) -> Result<Reply, Refusal> {
+        let (id, _) = self.entry(id)?;
+        let p = self.processed(id, View::parse(query)?).await?;
         let crops: Vec<Option<Rect>> = self
             .profiles
             .iter()
             .map(|profile| p.crops.get(profile).copied())
             .collect();
-        json_reply(
+        Ok(json_reply(
             StatusCode::OK,
             json!({
                 "width": p.width,
@@ -525,54 +526,36 @@ impl Page {
                 "crops": crops,
                 "flags": p.flags,
             }),
-        )
+        ))
     }
 
-    async fn source(self: &Arc<Self>, id: &str, query: &str) -> Reply {
-        let (_, e) = match self.entry(id) {
-            Ok(e) => e,
-            Err(r) => return r.into(),
-        };
-        let view = match View::parse(query) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
-        };
+    async fn source(self: &Arc<Self>, id: &str, query: &str) -> Result<Reply, Refusal> {
+        let (_, e) = self.entry(id)?;
+        let view = View::parse(query)?;
         let (pipeline, path) = (self.pipeline.clone(), e.person.photo.clone());
         let turns = u8::try_from(view.rotate / 90).unwrap_or(0);
         let done = tokio::task::spawn_blocking(move || {
             render_source(&pipeline, &path, SOURCE_VIEW, turns)
         })
         .await;
-        match done {
+        Ok(match done {
             Ok(Ok((jpeg, _, _))) => reply(StatusCode::OK, "image/jpeg", jpeg),
             Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e.message()),
             Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the photo failed"),
-        }
+        })
     }
 
-    async fn crop(self: &Arc<Self>, id: &str, shape: &str, query: &str) -> Reply {
-        let (id, _) = match self.entry(id) {
-            Ok(e) => e,
-            Err(r) => return r.into(),
-        };
-        let Some(profile) = shape
+    async fn crop(self: &Arc<Self>, id: &str, shape: &str, query: &str) -> Result<Reply, Refusal> {
+        let (id, _) = self.entry(id)?;
+        let no_shape = || Refusal(StatusCode::NOT_FOUND, "no such shape".into());
+        let profile = shape
             .parse::<usize>()
             .ok()
             .and_then(|i| self.profiles.get(i))
-        else {
-            return error(StatusCode::NOT_FOUND, "no such shape");
-        };
-        let view = match View::parse(query) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
-        };
-        match self.processed(id, view).await {
-            Ok(p) => match p.photos.get(profile) {
-                Some(Photo { bytes, .. }) => reply(StatusCode::OK, "image/jpeg", bytes.to_vec()),
-                None => error(StatusCode::NOT_FOUND, "no such shape"),
-            },
-            Err(r) => r.into(),
-        }
+            .ok_or_else(no_shape)?;
+        let p = self.processed(id, View::parse(query)?).await?;
+        let photo = p.photos.get(profile).ok_or_else(no_shape)?;
+        Ok(reply(StatusCode::OK, "image/jpeg", photo.bytes.to_vec()))
     }
 
     fn decide(&self, id: &str, body: &[u8]) -> Reply {
